@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# Private PostgreSQL and RabbitMQ instances for development, tests and CI on a machine without Docker.
+#   eng/infra.sh up       install (Debian packages) when missing, start both on 127.0.0.1, wait until ready
+#   eng/infra.sh down     stop both
+#   eng/infra.sh status   say what runs
+#   eng/infra.sh env      print the connection strings as shell exports (source it: eval "$(eng/infra.sh env)")
+# Idempotent: a second `up` finds both running and returns at once. Nothing system-wide is started, nothing
+# listens on a default port or on any interface but loopback.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STATE="${MA_STATE_DIR:-$ROOT/.state}"
+PG_PORT="${MA_PG_PORT:-54329}"
+PG_USER="${MA_PG_USER:-alignment}"
+PG_PASSWORD="${MA_PG_PASSWORD:-alignment-dev-pw}"
+PG_DATABASES=(metricsdb annotationsdb alignmentdb)
+RMQ_PORT="${MA_RMQ_PORT:-35672}"
+RMQ_MGMT_PORT="${MA_RMQ_MGMT_PORT:-35673}"
+RMQ_DIST_PORT="${MA_RMQ_DIST_PORT:-35674}"
+RMQ_EPMD_PORT="${MA_RMQ_EPMD_PORT:-35675}"
+RMQ_USER="${MA_RMQ_USER:-alignment}"
+RMQ_PASSWORD="${MA_RMQ_PASSWORD:-alignment-dev-pw}"
+RMQ_VHOST="${MA_RMQ_VHOST:-alignment}"
+
+log() { printf '[infra] %s\n' "$*" >&2; }
+die() { printf '[infra] error: %s\n' "$*" >&2; exit 1; }
+
+pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+
+install_packages() {
+  local missing=()
+  [ -n "$(pg_bin)" ] && [ -x "$(pg_bin)/initdb" ] || missing+=(postgresql)
+  [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing+=(rabbitmq-server)
+  command -v curl >/dev/null || missing+=(curl)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  [ "$(id -u)" -eq 0 ] || die "missing packages (${missing[*]}); run as root or install them"
+  log "installing ${missing[*]} from Debian's packages"
+  # Without systemd, package install scripts would start system-wide servers on default ports: forbid that.
+  local policy=/usr/sbin/policy-rc.d had_policy=0
+  [ -e "$policy" ] && had_policy=1 && cp "$policy" "$policy.ma-backup"
+  printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod +x "$policy"
+  local rc=0
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1 || {
+    apt-get update -qq >/dev/null 2>&1 || true
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || rc=$?
+  }
+  if [ "$had_policy" -eq 1 ]; then mv "$policy.ma-backup" "$policy"; else rm -f "$policy"; fi
+  [ "$rc" -eq 0 ] || die "apt-get install ${missing[*]} failed"
+  # Some install scripts start a default-port server despite policy-rc.d on a few images: stop any such server.
+  pkill -f '/var/lib/postgresql/.*/main' 2>/dev/null || true
+  pkill -f 'rabbit@' 2>/dev/null || true
+}
+
+# PostgreSQL refuses to run as root; its files must live where the postgres user can reach them. A clone
+# under /root is not traversable by that user, so the data then lives in /var/tmp, linked from the state folder.
+pg_home() {
+  if runuser -u postgres -- test -x "$STATE" 2>/dev/null; then echo "$STATE/postgres"; return; fi
+  local key; key=$(printf '%s' "$ROOT" | sha1sum | cut -c1-12)
+  echo "/var/tmp/metric-alignment-$key/postgres"
+}
+
+pg_ready() { "$(pg_bin)/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" 2>/dev/null; }
+
+pg_up() {
+  local bin home data run; bin=$(pg_bin); home=$(pg_home); data="$home/data"; run="$home/run"
+  if pg_ready; then ensure_pg_databases; return 0; fi
+  mkdir -p "$data" "$run"; chown -R postgres:postgres "$home"; chmod 700 "$data"
+  [ "$home" = "$STATE/postgres" ] || ln -sfn "$home" "$STATE/postgres"
+  if [ ! -f "$data/PG_VERSION" ]; then
+    log "initialising PostgreSQL in $data"
+    runuser -u postgres -- "$bin/initdb" -D "$data" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
+      -E UTF8 --locale=C.UTF-8 >"$home/initdb.log" 2>&1 || { cat "$home/initdb.log" >&2; die "initdb failed"; }
+  fi
+  log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+  runuser -u postgres -- "$bin/pg_ctl" -D "$data" -l "$home/postgres.log" -w -t 60 \
+    -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $run -c max_connections=300 -c shared_buffers=256MB -c fsync=on" start >/dev/null \
+    || { tail -n 30 "$home/postgres.log" >&2; die "PostgreSQL did not start"; }
+  ensure_pg_databases
+}
+
+ensure_pg_databases() {
+  local bin run; bin=$(pg_bin); run="$(pg_home)/run"
+  local psql=(runuser -u postgres -- "$bin/psql" -h "$run" -p "$PG_PORT" -U postgres -v ON_ERROR_STOP=1 -qtA)
+  "${psql[@]}" -d postgres -c "SELECT 1 FROM pg_roles WHERE rolname = '$PG_USER'" | grep -q 1 \
+    || "${psql[@]}" -d postgres -c "CREATE ROLE \"$PG_USER\" LOGIN CREATEDB PASSWORD '$PG_PASSWORD'"
+  local db
+  for db in "${PG_DATABASES[@]}"; do
+    "${psql[@]}" -d postgres -c "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1 \
+      || "${psql[@]}" -d postgres -c "CREATE DATABASE \"$db\" OWNER \"$PG_USER\""
+  done
+}
+
+pg_down() {
+  local data; data="$(pg_home)/data"
+  [ -f "$data/postmaster.pid" ] || return 0
+  runuser -u postgres -- "$(pg_bin)/pg_ctl" -D "$data" -m fast -w -t 30 stop >/dev/null 2>&1 || true
+}
+
+rmq_env() {
+  export HOME="$STATE/rabbitmq-home"
+  export RABBITMQ_HOME=/usr/lib/rabbitmq
+  export RABBITMQ_NODENAME="metric-alignment@localhost"
+  export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
+  export RABBITMQ_NODE_PORT="$RMQ_PORT"
+  export RABBITMQ_DIST_PORT="$RMQ_DIST_PORT"
+  export ERL_EPMD_ADDRESS=127.0.0.1
+  export ERL_EPMD_PORT="$RMQ_EPMD_PORT"
+  export RABBITMQ_MNESIA_BASE="$STATE/rabbitmq/mnesia"
+  export RABBITMQ_LOG_BASE="$STATE/rabbitmq/log"
+  export RABBITMQ_PID_FILE="$STATE/rabbitmq/rabbitmq.pid"
+  export RABBITMQ_CONFIG_FILE="$STATE/rabbitmq/rabbitmq"
+  export RABBITMQ_ENABLED_PLUGINS_FILE="$STATE/rabbitmq/enabled_plugins"
+  export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+  export RABBITMQ_CTL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+rmq_login_ok() {
+  curl -fsS -m 3 -u "$RMQ_USER:$RMQ_PASSWORD" "http://127.0.0.1:$RMQ_MGMT_PORT/api/aliveness-test/$RMQ_VHOST" 2>/dev/null | grep -q '"ok"'
+}
+
+rmq_pid() {
+  local pid; pid=$(cat "$STATE/rabbitmq/rabbitmq.pid" 2>/dev/null || true)
+  [ -n "$pid" ] || return 1
+  [ -r "/proc/$pid/stat" ] || return 1
+  # A zombie answers kill -0; its stat says Z.
+  [ "$(awk '{print $3}' "/proc/$pid/stat")" != "Z" ] || return 1
+  echo "$pid"
+}
+
+rmq_up() {
+  if port_open "$RMQ_PORT" && rmq_login_ok; then return 0; fi
+  rmq_env
+  mkdir -p "$HOME" "$STATE/rabbitmq/mnesia" "$STATE/rabbitmq/log"
+  cat >"$STATE/rabbitmq/rabbitmq.conf" <<EOF
+listeners.tcp.default = 127.0.0.1:$RMQ_PORT
+management.tcp.ip = 127.0.0.1
+management.tcp.port = $RMQ_MGMT_PORT
+default_user = $RMQ_USER
+default_pass = $RMQ_PASSWORD
+default_vhost = $RMQ_VHOST
+default_permissions.configure = .*
+default_permissions.read = .*
+default_permissions.write = .*
+default_user_tags.administrator = true
+loopback_users = none
+log.console = true
+log.file = false
+EOF
+  echo '[rabbitmq_management].' >"$STATE/rabbitmq/enabled_plugins"
+  if ! rmq_pid >/dev/null; then
+    log "starting RabbitMQ on 127.0.0.1:$RMQ_PORT (management on $RMQ_MGMT_PORT)"
+    nohup setsid /usr/lib/rabbitmq/bin/rabbitmq-server >"$STATE/rabbitmq/server.log" 2>&1 </dev/null &
+  fi
+  local deadline=$((SECONDS + 90))
+  until port_open "$RMQ_PORT" && rmq_login_ok; do
+    if [ $SECONDS -ge $deadline ]; then tail -n 40 "$STATE/rabbitmq/server.log" >&2; die "RabbitMQ not ready after 90 s"; fi
+    sleep 0.5
+  done
+}
+
+rmq_down() {
+  local pid; pid=$(rmq_pid) || { pkill_epmd; return 0; }
+  rmq_env
+  /usr/lib/rabbitmq/bin/rabbitmqctl -q stop >/dev/null 2>&1 || kill "$pid" 2>/dev/null || true
+  local deadline=$((SECONDS + 30))
+  while rmq_pid >/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.3; done
+  rmq_pid >/dev/null && kill -9 "$pid" 2>/dev/null || true
+  pkill_epmd
+}
+
+pkill_epmd() { pkill -f "epmd.*-port $RMQ_EPMD_PORT" 2>/dev/null || true; }
+
+print_env() {
+  cat <<EOF
+export ConnectionStrings__metricsdb='Host=127.0.0.1;Port=$PG_PORT;Database=metricsdb;Username=$PG_USER;Password=$PG_PASSWORD'
+export ConnectionStrings__annotationsdb='Host=127.0.0.1;Port=$PG_PORT;Database=annotationsdb;Username=$PG_USER;Password=$PG_PASSWORD'
+export ConnectionStrings__alignmentdb='Host=127.0.0.1;Port=$PG_PORT;Database=alignmentdb;Username=$PG_USER;Password=$PG_PASSWORD'
+export ConnectionStrings__messaging='amqp://$RMQ_USER:$RMQ_PASSWORD@127.0.0.1:$RMQ_PORT/$RMQ_VHOST'
+export MA_PG_ADMIN='Host=127.0.0.1;Port=$PG_PORT;Database=postgres;Username=$PG_USER;Password=$PG_PASSWORD'
+export MA_RMQ_MANAGEMENT='http://127.0.0.1:$RMQ_MGMT_PORT'
+EOF
+}
+
+status() {
+  if pg_ready; then echo "postgresql: running on 127.0.0.1:$PG_PORT"; else echo "postgresql: stopped"; fi
+  if port_open "$RMQ_PORT" && rmq_login_ok; then echo "rabbitmq: running on 127.0.0.1:$RMQ_PORT (management http://127.0.0.1:$RMQ_MGMT_PORT)"; else echo "rabbitmq: stopped"; fi
+}
+
+mkdir -p "$STATE"
+case "${1:-}" in
+  up) install_packages; pg_up; rmq_up; status >&2 ;;
+  down) pg_down; rmq_down; status >&2 ;;
+  status) status ;;
+  env) print_env ;;
+  *) echo "usage: $0 up|down|status|env" >&2; exit 2 ;;
+esac
