@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The whole system on a fresh machine: installs and starts PostgreSQL and RabbitMQ (eng/infra.sh), starts the
+# Aspire AppHost (Metrics, Annotations, Alignment, dashboard), imports the summarization dataset and runs the demo.
+# Leaves everything running until Ctrl+C.
+#   eng/run.sh            run and keep running
+#   eng/run.sh --no-wait  run the demo, then stop (used to check the command end to end)
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+wait_forever=1
+[ "${1:-}" = "--no-wait" ] && wait_forever=0
+
+bash eng/infra.sh up
+eval "$(bash eng/infra.sh env)"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+METRICS_URL=http://127.0.0.1:5101
+ANNOTATIONS_URL=http://127.0.0.1:5102
+ALIGNMENT_URL=http://127.0.0.1:5103
+DASHBOARD_URL=http://127.0.0.1:18888
+
+echo "[run] building"
+dotnet build Alignment.sln -c Release -v q -nologo >/dev/null
+
+mkdir -p .state
+log="$ROOT/.state/apphost.log"
+echo "[run] starting the AppHost (log: $log)"
+dotnet run --project AppHost -c Release --no-build --launch-profile http >"$log" 2>&1 &
+apphost=$!
+cleanup() { kill "$apphost" 2>/dev/null || true; wait "$apphost" 2>/dev/null || true; }
+trap cleanup EXIT INT TERM
+
+for url in "$METRICS_URL" "$ANNOTATIONS_URL" "$ALIGNMENT_URL"; do
+  deadline=$((SECONDS + 180))
+  until [ "$(curl -s -m 3 "$url/health" 2>/dev/null)" = "Healthy" ]; do
+    if ! kill -0 "$apphost" 2>/dev/null; then tail -n 40 "$log" >&2; echo "[run] the AppHost exited" >&2; exit 1; fi
+    if [ $SECONDS -ge $deadline ]; then tail -n 40 "$log" >&2; echo "[run] $url not healthy after 180 s" >&2; exit 1; fi
+    sleep 1
+  done
+  echo "[run] $url healthy"
+done
+
+echo "[run] importing the summarization dataset (8 evaluations)"
+dotnet run --project tools/DatasetImport -c Release --no-build -- --annotations-url "$ANNOTATIONS_URL" --dataset data/summarization-gpt4-vs-humans
+
+if [ -f eng/demo.sh ]; then
+  bash eng/demo.sh "$METRICS_URL" "$ANNOTATIONS_URL" "$ALIGNMENT_URL"
+fi
+
+cat <<EOF
+
+Metric Alignment is running:
+  Aspire dashboard     $DASHBOARD_URL
+  Metrics API          $METRICS_URL/scalar   (OpenAPI: $METRICS_URL/openapi/v1.json)
+  Annotations API      $ANNOTATIONS_URL/scalar
+  Alignment API        $ALIGNMENT_URL/scalar
+  RabbitMQ management  $MA_RMQ_MANAGEMENT
+EOF
+
+if [ $wait_forever -eq 1 ]; then
+  echo "Press Ctrl+C to stop."
+  wait "$apphost"
+fi

@@ -1,0 +1,64 @@
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using Aspire.Hosting.Testing;
+using MetricAlignment.TestSupport;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace MetricAlignment.EndToEnd.Tests;
+
+/// <summary>
+/// The whole distributed app, started through the AppHost as in production, on the local PostgreSQL and RabbitMQ:
+/// databases and a vhost of its own, passed as the configured connection strings.
+/// </summary>
+public sealed class DistributedAppFixture : IAsyncLifetime
+{
+    public static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(4);
+    public static readonly string[] Services = ["metrics", "annotations", "alignment"];
+
+    readonly Dictionary<string, string> _databases = new();
+    string? _vhost;
+
+    public DistributedApplication App { get; private set; } = null!;
+    public string MessagingConnectionString => _vhost!;
+
+    public async Task InitializeAsync()
+    {
+        foreach (var name in new[] { "metricsdb", "annotationsdb", "alignmentdb" })
+            _databases[name] = await TestInfrastructure.CreateDatabaseAsync("e2e");
+        _vhost = await TestInfrastructure.CreateVirtualHostAsync("e2e");
+
+        var args = _databases.Select(d => $"--ConnectionStrings:{d.Key}={d.Value}")
+            .Append($"--ConnectionStrings:messaging={_vhost}")
+            .ToArray();
+        using var cts = new CancellationTokenSource(StartTimeout);
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(args, cts.Token);
+        builder.Services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Warning));
+        builder.Services.ConfigureHttpClientDefaults(http => http.AddStandardResilienceHandler(options =>
+        {
+            options.AttemptTimeout.Timeout = TimeSpan.FromSeconds(60);
+            options.TotalRequestTimeout.Timeout = TimeSpan.FromSeconds(120);
+            options.CircuitBreaker.SamplingDuration = TimeSpan.FromSeconds(120);
+        }));
+        App = await builder.BuildAsync(cts.Token);
+        await App.StartAsync(cts.Token);
+        foreach (var service in Services)
+            await App.ResourceNotifications.WaitForResourceHealthyAsync(service, cts.Token);
+    }
+
+    public HttpClient CreateClient(string service) => App.CreateHttpClient(service, "http");
+
+    public async Task DisposeAsync()
+    {
+        if (App is not null) await App.DisposeAsync();
+        foreach (var connectionString in _databases.Values)
+            await TestInfrastructure.DropDatabaseAsync(connectionString);
+        if (_vhost is not null) await TestInfrastructure.DeleteVirtualHostAsync(_vhost);
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class DistributedAppCollection : ICollectionFixture<DistributedAppFixture>
+{
+    public const string Name = "distributed app";
+}
