@@ -59,7 +59,11 @@ public sealed record AgreementStatistics
     public double? CohensKappa { get; init; }
     /// <summary>Category names, in order, of the confusion matrix's rows (judge) and columns (human).</summary>
     public required IReadOnlyList<string> Categories { get; init; }
-    /// <summary>ConfusionMatrix[judge][human] = row count.</summary>
+    /// <summary>
+    /// ConfusionMatrix[judge][human] = row count. Quantitative values fall in the nearest scale point and halves round
+    /// up (a human median of 4.5 counts as 5) — for this matrix and the quadratic kappa only; bias, MAE and Spearman
+    /// use the exact values.
+    /// </summary>
     public required IReadOnlyList<IReadOnlyList<int>> ConfusionMatrix { get; init; }
     /// <summary>Krippendorff's alpha among the individual reviewers (the ceiling), when reviewer scores exist.</summary>
     public double? ReviewerAlpha { get; init; }
@@ -75,6 +79,16 @@ public sealed record TraceAnalysis
     /// <summary>The disagreement traces kept for distillation (bounded; most instructive and diverse first).</summary>
     public required IReadOnlyList<DisagreementTrace> Traces { get; init; }
     public IReadOnlyList<string> Warnings { get; init; } = [];
+    /// <summary>The |judge - human| threshold the rows were judged against (ignored for qualitative metrics).</summary>
+    public double DeltaThreshold { get; init; }
+    /// <summary>Rows lacking a judge value or a resolved human value: neither agreeing nor disagreeing.</summary>
+    public int RowsMissingValues { get; init; }
+    /// <summary>Per judge score level (or judge label), over all comparable rows, lowest level first.</summary>
+    public IReadOnlyList<JudgeLevelSummary> PerJudgeLevel { get; init; } = [];
+    /// <summary>Disagreement rates by tag value and by input/output length bucket, over all comparable rows.</summary>
+    public IReadOnlyList<SliceSummary> Slices { get; init; } = [];
+    /// <summary>Recurring words and word pairs in reviewer comments and judge explanations, most frequent in disagreements first.</summary>
+    public IReadOnlyList<CommentTheme> CommentThemes { get; init; } = [];
 }
 
 public sealed record Guideline
