@@ -1,0 +1,61 @@
+namespace MetricAlignment.DatasetImport;
+
+/// <summary>
+/// dotnet run --project tools/DatasetImport -- --annotations-url http://127.0.0.1:5102 [--dataset data/summarization-gpt4-vs-humans]
+/// </summary>
+public static class DatasetImportCommand
+{
+    const string Usage = "usage: DatasetImport --annotations-url <url> [--dataset <folder with rows.jsonl>]";
+
+    public static async Task<int> Main(string[] args)
+    {
+        string? url = null, dataset = null;
+        for (var i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--annotations-url" when i + 1 < args.Length: url = args[++i]; break;
+                case "--dataset" when i + 1 < args.Length: dataset = args[++i]; break;
+                case "-h" or "--help": Console.WriteLine(Usage); return 0;
+                default: Console.Error.WriteLine($"unknown argument '{args[i]}'\n{Usage}"); return 2;
+            }
+        }
+        if (url is null || !Uri.TryCreate(url.TrimEnd('/') + "/", UriKind.Absolute, out var baseAddress))
+        {
+            Console.Error.WriteLine(Usage);
+            return 2;
+        }
+        dataset ??= FindDefaultDataset();
+        if (dataset is null || !File.Exists(Path.Combine(dataset, SummarizationDataset.RowsFile)))
+        {
+            Console.Error.WriteLine($"no {SummarizationDataset.RowsFile} in '{dataset}'; pass --dataset\n{Usage}");
+            return 2;
+        }
+
+        using var http = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromMinutes(10) };
+        using var cancel = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); };
+        try
+        {
+            var results = await new AnnotationsImporter(http).ImportAsync(dataset, Console.WriteLine, cancel.Token);
+            Console.WriteLine($"{results.Count(r => !r.Skipped)} imported, {results.Count(r => r.Skipped)} already present");
+            return 0;
+        }
+        catch (HttpRequestException e)
+        {
+            Console.Error.WriteLine(e.Message);
+            return 1;
+        }
+    }
+
+    // Run from the repository (dotnet run --project tools/DatasetImport) the dataset is found without --dataset.
+    static string? FindDefaultDataset()
+    {
+        for (var dir = new DirectoryInfo(Directory.GetCurrentDirectory()); dir is not null; dir = dir.Parent)
+        {
+            var candidate = Path.Combine(dir.FullName, "data", "summarization-gpt4-vs-humans");
+            if (File.Exists(Path.Combine(candidate, SummarizationDataset.RowsFile))) return candidate;
+        }
+        return null;
+    }
+}
