@@ -1,6 +1,7 @@
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
+using MetricAlignment.DatasetImport;
 using MetricAlignment.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -47,6 +48,27 @@ public sealed class DistributedAppFixture : IAsyncLifetime
     }
 
     public HttpClient CreateClient(string service) => App.CreateHttpClient(service, "http");
+
+    readonly SemaphoreSlim _importGate = new(1, 1);
+    IReadOnlyList<ImportedEvaluation>? _imported;
+
+    /// <summary>The real dataset imported once through the Annotations API, as the run command does.</summary>
+    public async Task<IReadOnlyList<ImportedEvaluation>> EnsureDatasetImportedAsync()
+    {
+        await _importGate.WaitAsync();
+        try
+        {
+            if (_imported is not null) return _imported;
+            using var annotations = CreateClient("annotations");
+            annotations.Timeout = TimeSpan.FromMinutes(2);
+            _imported = await new AnnotationsImporter(annotations).ImportAsync(RepositoryPaths.Dataset, null, CancellationToken.None);
+            return _imported;
+        }
+        finally
+        {
+            _importGate.Release();
+        }
+    }
 
     public async Task DisposeAsync()
     {
