@@ -75,18 +75,27 @@ pg_up() {
   runuser -u postgres -- "$bin/pg_ctl" -D "$data" -l "$home/postgres.log" -w -t 60 \
     -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $run -c max_connections=300 -c shared_buffers=256MB -c fsync=on" start >/dev/null \
     || { tail -n 30 "$home/postgres.log" >&2; die "PostgreSQL did not start"; }
+  ensure_pg_role
   ensure_pg_databases
 }
 
-ensure_pg_databases() {
+# The role is created by the superuser through the instance's own socket, right after it starts.
+ensure_pg_role() {
   local bin run; bin=$(pg_bin); run="$(pg_home)/run"
-  local psql=(runuser -u postgres -- "$bin/psql" -h "$run" -p "$PG_PORT" -U postgres -v ON_ERROR_STOP=1 -qtA)
-  "${psql[@]}" -d postgres -c "SELECT 1 FROM pg_roles WHERE rolname = '$PG_USER'" | grep -q 1 \
-    || "${psql[@]}" -d postgres -c "CREATE ROLE \"$PG_USER\" LOGIN CREATEDB PASSWORD '$PG_PASSWORD'"
+  local psql=(runuser -u postgres -- "$bin/psql" -h "$run" -p "$PG_PORT" -U postgres -v ON_ERROR_STOP=1 -qtA -d postgres)
+  "${psql[@]}" -c "SELECT 1 FROM pg_roles WHERE rolname = '$PG_USER'" | grep -q 1 \
+    || "${psql[@]}" -c "CREATE ROLE \"$PG_USER\" LOGIN CREATEDB PASSWORD '$PG_PASSWORD'"
+}
+
+# Databases are made over TCP by the application role (CREATEDB), which also works when the instance on the port was
+# started from another clone.
+ensure_pg_databases() {
   local db
   for db in "${PG_DATABASES[@]}"; do
-    "${psql[@]}" -d postgres -c "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1 \
-      || "${psql[@]}" -d postgres -c "CREATE DATABASE \"$db\" OWNER \"$PG_USER\""
+    PGPASSWORD="$PG_PASSWORD" "$(pg_bin)/psql" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d postgres -v ON_ERROR_STOP=1 -qtA \
+      -c "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1 \
+      || PGPASSWORD="$PG_PASSWORD" "$(pg_bin)/psql" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d postgres -v ON_ERROR_STOP=1 -qtA \
+        -c "CREATE DATABASE \"$db\""
   done
 }
 
@@ -161,7 +170,7 @@ EOF
 }
 
 rmq_down() {
-  local pid; pid=$(rmq_pid) || { pkill_epmd; return 0; }
+  local pid; pid=$(rmq_pid) || return 0
   rmq_env
   /usr/lib/rabbitmq/bin/rabbitmqctl -q stop >/dev/null 2>&1 || kill "$pid" 2>/dev/null || true
   local deadline=$((SECONDS + 30))
@@ -170,7 +179,13 @@ rmq_down() {
   pkill_epmd
 }
 
-pkill_epmd() { pkill -f "epmd.*-port $RMQ_EPMD_PORT" 2>/dev/null || true; }
+# epmd takes its port from the environment, so it is found by the port it listens on.
+pkill_epmd() {
+  local pid
+  for pid in $(ss -ltnpH "sport = :$RMQ_EPMD_PORT" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u); do
+    kill "$pid" 2>/dev/null || true
+  done
+}
 
 print_env() {
   cat <<EOF

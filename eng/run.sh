@@ -43,9 +43,9 @@ done
 echo "[run] importing the summarization dataset (8 evaluations)"
 dotnet run --project tools/DatasetImport -c Release --no-build -- --annotations-url "$ANNOTATIONS_URL" --dataset data/summarization-gpt4-vs-humans
 
-if [ -f eng/demo.sh ]; then
-  bash eng/demo.sh "$METRICS_URL" "$ANNOTATIONS_URL" "$ALIGNMENT_URL"
-fi
+echo "[run] demo: a fluency alignment run on the dataset, from Start to Accept"
+dotnet run --project tools/Demo -c Release --no-build -- \
+  --metrics-url "$METRICS_URL" --alignment-url "$ALIGNMENT_URL" --broker "$ConnectionStrings__messaging" --metric fluency --delta-threshold 1
 
 cat <<EOF
 
