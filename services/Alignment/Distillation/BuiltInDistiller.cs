@@ -280,7 +280,7 @@ public sealed class BuiltInDistiller : IReflectionEngine
     }
 
     /// <summary>Re-aligning a prompt this distiller already refined replaces its section instead of stacking a second one.</summary>
-    static string WithoutPreviousSection(string prompt)
+    internal static string WithoutPreviousSection(string prompt)
     {
         var start = prompt.IndexOf(SectionStart, StringComparison.Ordinal);
         if (start < 0) return prompt;

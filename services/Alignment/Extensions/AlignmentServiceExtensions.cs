@@ -1,3 +1,12 @@
+using MassTransit;
+using MetricAlignment.Alignment.Analysis;
+using MetricAlignment.Alignment.Api;
+using MetricAlignment.Alignment.Clients;
+using MetricAlignment.Alignment.Distillation;
+using MetricAlignment.Alignment.Persistence;
+using MetricAlignment.Alignment.StateMachines.AlignmentRun;
+using MetricAlignment.Alignment.Worker;
+using MetricAlignment.Contracts;
 using MetricAlignment.ServiceDefaults;
 
 namespace MetricAlignment.Alignment.Extensions;
@@ -9,12 +18,37 @@ public static class AlignmentServiceExtensions
     public static IHostApplicationBuilder AddAlignmentService(this IHostApplicationBuilder builder)
     {
         builder.AddServiceDatabase(DatabaseName, typeof(AlignmentServiceExtensions).Assembly);
-        builder.AddMessageBus();
+        builder.Services.Configure<WorkerOptions>(builder.Configuration.GetSection(WorkerOptions.Section));
+
+        // Aspire service discovery resolves these names to the Metrics and Annotations services.
+        builder.Services.AddHttpClient<IMetricsClient, MetricsClient>(http => http.BaseAddress = new Uri("http://metrics"));
+        builder.Services.AddHttpClient<IAnnotationsClient, AnnotationsClient>(http => http.BaseAddress = new Uri("http://annotations"));
+
+        builder.Services.AddSingleton<IReflectionEngine, BuiltInDistiller>();
+        builder.Services.AddSingleton<RunCancellations>();
+        builder.Services.AddSingleton<IRunStatusReader, DatabaseRunStatusReader>();
+        builder.Services.AddHostedService<StalledRunSweeper>();
+        builder.Services.AddExceptionHandler<DependencyFailureHandler>();
+
+        // Unique per process, so that each instance has its own cancellation queue (fan-out).
+        var instanceId = $"{Environment.MachineName}-{Guid.NewGuid():N}"[..Math.Min(48, Environment.MachineName.Length + 33)].ToLowerInvariant();
+        builder.AddMessageBus(bus =>
+        {
+            bus.AddSagaStateMachine<AlignmentRunStateMachine, AlignmentRunState, AlignmentRunStateDefinition>().PostgresRepository();
+            bus.AddConsumer<ExecuteAlignmentRunConsumer, ExecuteAlignmentRunConsumerDefinition>();
+            bus.AddConsumer<AlignmentRunCancellationListener>().Endpoint(endpoint =>
+            {
+                endpoint.Temporary = true;
+                endpoint.InstanceId = instanceId;
+            });
+            bus.AddRequestClient<StartAlignmentRun>(RequestTimeout.After(s: 30));
+        });
         return builder;
     }
 
     public static WebApplication MapAlignmentApi(this WebApplication app)
     {
+        app.MapAlignmentRunEndpoints();
         return app;
     }
 }

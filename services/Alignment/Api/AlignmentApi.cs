@@ -1,0 +1,201 @@
+using MassTransit;
+using MetricAlignment.Alignment.Analysis;
+using MetricAlignment.Alignment.Clients;
+using MetricAlignment.Alignment.Messages;
+using MetricAlignment.Alignment.Persistence;
+using MetricAlignment.Alignment.StateMachines.AlignmentRun;
+using MetricAlignment.Contracts;
+using Npgsql;
+
+namespace MetricAlignment.Alignment.Api;
+
+public static class AlignmentApi
+{
+    public const string DefaultProvider = "builtin";
+    const int HistoryLimit = 200;
+
+    public static IEndpointRouteBuilder MapAlignmentRunEndpoints(this IEndpointRouteBuilder app)
+    {
+        var runs = app.MapGroup("/api/alignment-runs").WithTags("Alignment runs");
+        runs.MapPost("/", StartAsync).WithName("StartAlignmentRun");
+        runs.MapGet("/{id:guid}", GetAsync).WithName("GetAlignmentRun");
+        runs.MapPost("/{id:guid}/cancel", CancelAsync).WithName("CancelAlignmentRun");
+        runs.MapPost("/{id:guid}/accept", AcceptAsync).WithName("AcceptAlignmentRun");
+        runs.MapPost("/{id:guid}/discard", DiscardAsync).WithName("DiscardAlignmentRun");
+        runs.MapPost("/{id:guid}/retry", RetryAsync).WithName("RetryAlignmentRun");
+
+        var metrics = app.MapGroup("/api/metrics/{metricId:guid}").WithTags("Alignment runs");
+        metrics.MapGet("/alignment-runs", HistoryAsync).WithName("ListAlignmentRuns");
+        metrics.MapGet("/eligible-evaluations", EligibleAsync).WithName("ListEligibleEvaluations");
+        return app;
+    }
+
+    static async Task<IResult> StartAsync(StartAlignmentRunRequest? request, IMetricsClient metrics, IAnnotationsClient annotations,
+        IEnumerable<IReflectionEngine> engines, IRequestClient<StartAlignmentRun> start, NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    {
+        if (request is null)
+            return Results.ValidationProblem(new Dictionary<string, string[]> { ["body"] = ["A JSON body is required."] });
+        var errors = new Dictionary<string, string[]>();
+        if (request.MetricId is null || request.MetricId == Guid.Empty) errors["metricId"] = ["Choose the metric to align."];
+        var evaluationIds = request.EvaluationIds ?? [];
+        if (evaluationIds.Count == 0) errors["evaluationIds"] = ["Choose at least one completed evaluation."];
+        else if (evaluationIds.Distinct().Count() != evaluationIds.Count) errors["evaluationIds"] = ["An evaluation is listed more than once."];
+        var provider = string.IsNullOrWhiteSpace(request.ReflectionProvider) ? DefaultProvider : request.ReflectionProvider.Trim().ToLowerInvariant();
+        var known = engines.Select(e => e.Provider).ToList();
+        if (!known.Contains(provider, StringComparer.OrdinalIgnoreCase))
+            errors["reflectionProvider"] = [$"Unknown reflection provider '{request.ReflectionProvider}'; known: {string.Join(", ", known)}."];
+        if (errors.Count > 0) return Results.ValidationProblem(errors);
+
+        var metricId = request.MetricId!.Value;
+        var metric = await metrics.GetMetricAsync(metricId, cancellationToken);
+        if (metric is null)
+            return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Unknown metric", detail: $"Metric {metricId} does not exist.");
+
+        var eligible = (await annotations.GetEligibleEvaluationsAsync(metricId, cancellationToken)).ToDictionary(e => e.EvaluationId);
+        var evaluationErrors = new List<string>();
+        foreach (var id in evaluationIds)
+        {
+            if (!eligible.TryGetValue(id, out var evaluation))
+                evaluationErrors.Add($"Evaluation {id} does not exist or has no annotations for metric '{metric.Key}'.");
+            else if (!string.Equals(evaluation.Status, "completed", StringComparison.OrdinalIgnoreCase))
+                evaluationErrors.Add($"Evaluation {id} ('{evaluation.Name}') is {evaluation.Status}, not completed.");
+            else if (evaluation.ResolvedRowCount <= 0)
+                evaluationErrors.Add($"Evaluation {id} ('{evaluation.Name}') has no resolved annotations for metric '{metric.Key}'.");
+        }
+        if (evaluationErrors.Count > 0) errors["evaluationIds"] = evaluationErrors.ToArray();
+
+        double? threshold = null;
+        if (metric.IsQuantitative)
+        {
+            if (metric.ScaleMin is not { } min || metric.ScaleMax is not { } max || max <= min)
+            {
+                errors["metricId"] = [$"Metric '{metric.Key}' has no usable scale, so disagreements cannot be measured."];
+            }
+            else
+            {
+                var range = max - min;
+                threshold = request.DeltaThreshold ?? DefaultThreshold(range);
+                if (double.IsNaN(threshold.Value) || threshold <= 0 || threshold > range)
+                    errors["deltaThreshold"] = [$"The delta threshold must be greater than 0 and at most {range} (the scale runs from {min} to {max})."];
+            }
+        }
+        if (errors.Count > 0) return Results.ValidationProblem(errors);
+
+        var runId = NewId.NextGuid();
+        await start.GetResponse<AlignmentRunStartAcknowledged>(new StartAlignmentRun
+        {
+            RunId = runId, MetricId = metric.Id, MetricKey = metric.Key, MetricName = metric.Name, MetricKind = metric.Kind,
+            MetricType = metric.Type, MetricVersion = metric.CurrentVersion, EvaluationIds = evaluationIds.ToList(),
+            ReflectionProvider = provider, ReflectionModel = Blank(request.ReflectionModel), JudgeProvider = Blank(request.JudgeProvider),
+            JudgeModel = Blank(request.JudgeModel), DeltaThreshold = threshold, RequestedAt = DateTimeOffset.UtcNow,
+        }, cancellationToken);
+        var run = await AlignmentRunStore.GetAsync(dataSource, runId, cancellationToken)
+            ?? throw new InvalidOperationException($"Alignment run {runId} was acknowledged but cannot be read.");
+        return Results.Accepted($"/api/alignment-runs/{runId}", AlignmentRunResponse.From(run));
+    }
+
+    /// <summary>A gap of one point on scales of two points or more; half the range on narrower scales (such as 0..1).</summary>
+    public static double DefaultThreshold(double range) => range >= 2 ? 1 : range / 2;
+
+    static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
+
+    static async Task<IResult> GetAsync(Guid id, NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    {
+        var run = await AlignmentRunStore.GetAsync(dataSource, id, cancellationToken);
+        return run is null ? NotFound(id) : Results.Ok(AlignmentRunResponse.From(run));
+    }
+
+    static async Task<IResult> HistoryAsync(Guid metricId, NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    {
+        var runs = await AlignmentRunStore.ListByMetricAsync(dataSource, metricId, HistoryLimit, cancellationToken);
+        return Results.Ok(runs.Select(AlignmentRunResponse.From));
+    }
+
+    static async Task<IResult> EligibleAsync(Guid metricId, IMetricsClient metrics, IAnnotationsClient annotations, CancellationToken cancellationToken)
+    {
+        if (await metrics.GetMetricAsync(metricId, cancellationToken) is null)
+            return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Unknown metric", detail: $"Metric {metricId} does not exist.");
+        return Results.Ok(await annotations.GetEligibleEvaluationsAsync(metricId, cancellationToken));
+    }
+
+    static async Task<IResult> CancelAsync(Guid id, NpgsqlDataSource dataSource, IPublishEndpoint publisher, CancellationToken cancellationToken)
+    {
+        var run = await AlignmentRunStore.GetAsync(dataSource, id, cancellationToken);
+        if (run is null) return NotFound(id);
+        var status = AlignmentRunResponse.StatusOf(run.CurrentState);
+        if (run.CurrentState is not ("Pending" or "Running"))
+            return Results.Ok(new CancelResult(false, status, $"The run is {status}; only a pending or running run can be cancelled, so nothing changed."));
+        await publisher.Publish(new CancelAlignmentRun { RunId = id, Reason = "cancelled by request", RequestedAt = DateTimeOffset.UtcNow }, cancellationToken);
+        return Results.Accepted($"/api/alignment-runs/{id}", new CancelResult(true, status, null));
+    }
+
+    static async Task<IResult> AcceptAsync(Guid id, AcceptAlignmentRunRequest? request, NpgsqlDataSource dataSource, IMetricsClient metrics,
+        IPublishEndpoint publisher, CancellationToken cancellationToken)
+    {
+        request ??= new AcceptAlignmentRunRequest();
+        var run = await AlignmentRunStore.GetAsync(dataSource, id, cancellationToken);
+        if (run is null) return NotFound(id);
+        if (Undecidable(run) is { } conflict) return conflict;
+        if (run.Disagreements == 0)
+            return Conflict("Nothing to accept", "The run found no disagreements between judge and humans, so its prompt is unchanged; discard it instead.");
+
+        var builtIn = run.MetricKind == AlignmentRunStateMachine.BuiltInKind;
+        if (!builtIn)
+        {
+            if (!string.IsNullOrWhiteSpace(request.ForkName))
+                return Results.ValidationProblem(new Dictionary<string, string[]>
+                {
+                    ["forkName"] = [$"Metric '{run.MetricKey}' is custom: accepting adds a version to it, so there is no fork to name."],
+                });
+            var metric = await metrics.GetMetricAsync(run.MetricId, cancellationToken);
+            if (metric is null)
+                return Conflict("Metric is gone", $"Metric {run.MetricId} no longer exists, so the run cannot be accepted.");
+            if (metric.CurrentVersion != run.MetricVersion && !request.OverrideNewerVersion)
+                return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "The metric has a newer version",
+                    detail: $"Metric '{run.MetricKey}' is now at version {metric.CurrentVersion}, but the run aligned version {run.MetricVersion}. " +
+                            "Accept with overrideNewerVersion set to replace it anyway, or start a new run on the current version.",
+                    extensions: new Dictionary<string, object?> { ["runVersion"] = run.MetricVersion, ["currentVersion"] = metric.CurrentVersion });
+        }
+
+        await publisher.Publish(new AcceptAlignmentRun
+        {
+            RunId = id, OverrideNewerVersion = request.OverrideNewerVersion, ForkName = Blank(request.ForkName), RequestedAt = DateTimeOffset.UtcNow,
+        }, cancellationToken);
+        return Results.Accepted($"/api/alignment-runs/{id}", AlignmentRunResponse.From(run));
+    }
+
+    static async Task<IResult> DiscardAsync(Guid id, NpgsqlDataSource dataSource, IPublishEndpoint publisher, CancellationToken cancellationToken)
+    {
+        var run = await AlignmentRunStore.GetAsync(dataSource, id, cancellationToken);
+        if (run is null) return NotFound(id);
+        if (Undecidable(run) is { } conflict) return conflict;
+        await publisher.Publish(new DiscardAlignmentRun { RunId = id, RequestedAt = DateTimeOffset.UtcNow }, cancellationToken);
+        return Results.Accepted($"/api/alignment-runs/{id}", AlignmentRunResponse.From(run));
+    }
+
+    static async Task<IResult> RetryAsync(Guid id, NpgsqlDataSource dataSource, IPublishEndpoint publisher, CancellationToken cancellationToken)
+    {
+        var run = await AlignmentRunStore.GetAsync(dataSource, id, cancellationToken);
+        if (run is null) return NotFound(id);
+        if (run.CurrentState != "Error")
+            return Conflict("Only failed runs can be retried", $"The run is {AlignmentRunResponse.StatusOf(run.CurrentState)}; retry applies to runs in error.");
+        await publisher.Publish(new RetryAlignmentRun { RunId = id, RequestedAt = DateTimeOffset.UtcNow }, cancellationToken);
+        return Results.Accepted($"/api/alignment-runs/{id}", AlignmentRunResponse.From(run));
+    }
+
+    /// <summary>Accept and discard apply once, to an aligned run.</summary>
+    static IResult? Undecidable(AlignmentRunState run) => run.CurrentState switch
+    {
+        "Aligned" => null,
+        "Accepting" => Conflict("Already being accepted", "The run is being accepted; it can be accepted or discarded only once."),
+        "Accepted" or "Discarded" => Conflict("Already decided",
+            $"The run was already {AlignmentRunResponse.StatusOf(run.CurrentState)}; it can be accepted or discarded only once."),
+        _ => Conflict("The run is not aligned",
+            $"The run is {AlignmentRunResponse.StatusOf(run.CurrentState)}; only an aligned run can be accepted or discarded."),
+    };
+
+    static IResult Conflict(string title, string detail) => Results.Problem(statusCode: StatusCodes.Status409Conflict, title: title, detail: detail);
+
+    static IResult NotFound(Guid id) =>
+        Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Unknown alignment run", detail: $"Alignment run {id} does not exist.");
+}

@@ -1,0 +1,72 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using MetricAlignment.Contracts;
+
+namespace MetricAlignment.Alignment.Clients;
+
+/// <summary>An evaluation that may feed an alignment run of a metric (GET /api/metrics/{id}/eligible-evaluations).</summary>
+public sealed record EligibleEvaluation
+{
+    public required Guid EvaluationId { get; init; }
+    public required string Name { get; init; }
+    public required string Status { get; init; }
+    public DateTimeOffset? CreatedAt { get; init; }
+    public DateTimeOffset? CompletedAt { get; init; }
+    public int RowCount { get; init; }
+    public int ResolvedRowCount { get; init; }
+}
+
+public interface IAnnotationsClient
+{
+    Task<IReadOnlyList<EligibleEvaluation>> GetEligibleEvaluationsAsync(Guid metricId, CancellationToken cancellationToken);
+
+    /// <summary>The resolved rows of the evaluations for the metric, one at a time as they arrive.</summary>
+    IAsyncEnumerable<ResolvedRow> StreamResolvedRowsAsync(Guid metricId, IReadOnlyList<Guid> evaluationIds, CancellationToken cancellationToken);
+}
+
+public sealed class AnnotationsClient(HttpClient http) : IAnnotationsClient
+{
+    static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    public async Task<IReadOnlyList<EligibleEvaluation>> GetEligibleEvaluationsAsync(Guid metricId, CancellationToken cancellationToken)
+    {
+        using var response = await http.GetAsync($"api/metrics/{metricId}/eligible-evaluations", cancellationToken);
+        if (response.StatusCode == HttpStatusCode.NotFound) return [];
+        if (!response.IsSuccessStatusCode)
+            throw new DependencyFailedException($"The Annotations service answered {(int)response.StatusCode} {response.ReasonPhrase} when asked for the evaluations eligible for metric {metricId}.");
+        return await response.Content.ReadFromJsonAsync<List<EligibleEvaluation>>(Json, cancellationToken) ?? [];
+    }
+
+    public async IAsyncEnumerable<ResolvedRow> StreamResolvedRowsAsync(Guid metricId, IReadOnlyList<Guid> evaluationIds,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var query = string.Join("&", evaluationIds.Select(id => $"evaluationId={id}"));
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"api/metrics/{metricId}/resolved-rows?{query}");
+        request.Headers.Accept.ParseAdd("application/x-ndjson");
+        // Headers only: the body is read line by line, so memory does not grow with the number of rows.
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        if (!response.IsSuccessStatusCode)
+            throw new DependencyFailedException($"The Annotations service answered {(int)response.StatusCode} {response.ReasonPhrase} when asked for the resolved rows of metric {metricId}.");
+        await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
+        using var reader = new StreamReader(stream);
+        var lineNumber = 0;
+        while (await reader.ReadLineAsync(cancellationToken) is { } line)
+        {
+            lineNumber++;
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            ResolvedRow? row;
+            try
+            {
+                row = JsonSerializer.Deserialize<ResolvedRow>(line, Json);
+            }
+            catch (JsonException e)
+            {
+                throw new DependencyFailedException($"Line {lineNumber} of the resolved rows of metric {metricId} is not a valid row: {e.Message}", e);
+            }
+            if (row is null) continue;
+            yield return row;
+        }
+    }
+}

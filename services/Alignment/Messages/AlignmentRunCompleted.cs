@@ -1,0 +1,20 @@
+using MetricAlignment.Alignment.Analysis;
+
+namespace MetricAlignment.Alignment.Messages;
+
+/// <summary>Internal: a worker finished all phases of an attempt; the saga stores the result and goes Aligned.</summary>
+public sealed record AlignmentRunCompleted
+{
+    public required Guid RunId { get; init; }
+    public required int Attempt { get; init; }
+    public required int RowsLoaded { get; init; }
+    public required int Disagreements { get; init; }
+    public required int AgreeingRowsSkipped { get; init; }
+    public required AgreementStatistics Statistics { get; init; }
+    public required string GuidelinesText { get; init; }
+    public required IReadOnlyList<Guideline> Guidelines { get; init; }
+    public required string RefinedSystemPrompt { get; init; }
+    public required string RefinedUserPromptTemplate { get; init; }
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+    public required DateTimeOffset At { get; init; }
+}

@@ -1,0 +1,13 @@
+using MetricAlignment.Alignment.Worker;
+
+namespace MetricAlignment.Alignment.Messages;
+
+/// <summary>Internal: an attempt failed in <see cref="Phase"/> (null when it never left the queue).</summary>
+public sealed record AlignmentRunPhaseFailed
+{
+    public required Guid RunId { get; init; }
+    public required int Attempt { get; init; }
+    public RunPhase? Phase { get; init; }
+    public required string Detail { get; init; }
+    public required DateTimeOffset At { get; init; }
+}

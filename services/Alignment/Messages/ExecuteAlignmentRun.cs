@@ -1,0 +1,13 @@
+namespace MetricAlignment.Alignment.Messages;
+
+/// <summary>Internal: the saga asks a worker (competing consumers) to execute one attempt of a run.</summary>
+public sealed record ExecuteAlignmentRun
+{
+    public required Guid RunId { get; init; }
+    public required int Attempt { get; init; }
+    public required Guid MetricId { get; init; }
+    public required IReadOnlyList<Guid> EvaluationIds { get; init; }
+    public required string ReflectionProvider { get; init; }
+    public string? ReflectionModel { get; init; }
+    public double? DeltaThreshold { get; init; }
+}

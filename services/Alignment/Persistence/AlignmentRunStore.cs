@@ -1,0 +1,143 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Dapper;
+using MetricAlignment.Alignment.StateMachines.AlignmentRun;
+using Npgsql;
+
+namespace MetricAlignment.Alignment.Persistence;
+
+/// <summary>The SQL of the alignment_runs table: the saga repository's writes and the API's and worker's reads.</summary>
+public static class AlignmentRunStore
+{
+    static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        Converters = { new JsonStringEnumConverter() },
+    };
+
+    public static string Serialize(AlignmentRunState run) => JsonSerializer.Serialize(run, Json);
+
+    static AlignmentRunState Deserialize(string document, int version)
+    {
+        var run = JsonSerializer.Deserialize<AlignmentRunState>(document, Json)
+            ?? throw new InvalidOperationException("An alignment run document was empty.");
+        run.Version = version;
+        return run;
+    }
+
+    sealed record Row(string Document, int Version);
+
+    static object Parameters(AlignmentRunState run)
+    {
+        var now = DateTimeOffset.UtcNow;
+        return new
+        {
+            run.CorrelationId,
+            run.CurrentState,
+            run.Version,
+            run.MetricId,
+            run.MetricKey,
+            run.Attempt,
+            Phase = run.Phase?.ToString(),
+            CreatedAt = (run.CreatedAt == default ? now : run.CreatedAt).ToUniversalTime(),
+            UpdatedAt = (run.UpdatedAt == default ? now : run.UpdatedAt).ToUniversalTime(),
+            LastProgressAt = (run.LastProgressAt == default ? now : run.LastProgressAt).ToUniversalTime(),
+            Document = Serialize(run),
+        };
+    }
+
+    /// <summary>
+    /// Inserts the run unless a row with its id exists. ON CONFLICT instead of catching 23505: a failed insert would
+    /// abort the transaction, and this form waits for a competing inserter so that the following load sees its row.
+    /// </summary>
+    public static async Task<bool> InsertAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, AlignmentRunState run, CancellationToken cancellationToken)
+    {
+        run.Version = 1;
+        var inserted = await connection.ExecuteAsync(new CommandDefinition("""
+            INSERT INTO alignment_runs (correlation_id, current_state, version, metric_id, metric_key, attempt, phase,
+                                        created_at, updated_at, last_progress_at, document)
+            VALUES (@CorrelationId, @CurrentState, @Version, @MetricId, @MetricKey, @Attempt, @Phase,
+                    @CreatedAt, @UpdatedAt, @LastProgressAt, @Document::jsonb)
+            ON CONFLICT (correlation_id) DO NOTHING
+            """, Parameters(run), transaction, cancellationToken: cancellationToken));
+        return inserted == 1;
+    }
+
+    public static async Task<AlignmentRunState?> LoadForUpdateAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid id, CancellationToken cancellationToken)
+    {
+        var row = await connection.QuerySingleOrDefaultAsync<Row>(new CommandDefinition("""
+            SELECT document::text AS document, version FROM alignment_runs WHERE correlation_id = @id FOR UPDATE
+            """, new { id }, transaction, cancellationToken: cancellationToken));
+        return row is null ? null : Deserialize(row.Document, row.Version);
+    }
+
+    public static async Task UpdateAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, AlignmentRunState run, CancellationToken cancellationToken)
+    {
+        var expected = run.Version;
+        run.Version = expected + 1;
+        var updated = await connection.ExecuteAsync(new CommandDefinition("""
+            UPDATE alignment_runs
+            SET current_state = @CurrentState, version = @Version, metric_id = @MetricId, metric_key = @MetricKey,
+                attempt = @Attempt, phase = @Phase, created_at = @CreatedAt, updated_at = @UpdatedAt,
+                last_progress_at = @LastProgressAt, document = @Document::jsonb
+            WHERE correlation_id = @CorrelationId AND version = @Expected
+            """, new DynamicParameters(Parameters(run)).WithExpected(expected), transaction, cancellationToken: cancellationToken));
+        if (updated != 1)
+            throw new MassTransit.ConcurrencyException($"Alignment run {run.CorrelationId} changed since it was loaded (version {expected}).",
+                typeof(AlignmentRunState), run.CorrelationId);
+    }
+
+    static DynamicParameters WithExpected(this DynamicParameters parameters, int expected)
+    {
+        parameters.Add("Expected", expected);
+        return parameters;
+    }
+
+    public static Task DeleteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid id, CancellationToken cancellationToken) =>
+        connection.ExecuteAsync(new CommandDefinition("DELETE FROM alignment_runs WHERE correlation_id = @id", new { id }, transaction,
+            cancellationToken: cancellationToken));
+
+    public static async Task<AlignmentRunState?> GetAsync(NpgsqlDataSource dataSource, Guid id, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var row = await connection.QuerySingleOrDefaultAsync<Row>(new CommandDefinition(
+            "SELECT document::text AS document, version FROM alignment_runs WHERE correlation_id = @id", new { id },
+            cancellationToken: cancellationToken));
+        return row is null ? null : Deserialize(row.Document, row.Version);
+    }
+
+    /// <summary>A metric's runs, newest first.</summary>
+    public static async Task<IReadOnlyList<AlignmentRunState>> ListByMetricAsync(NpgsqlDataSource dataSource, Guid metricId, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var rows = await connection.QueryAsync<Row>(new CommandDefinition("""
+            SELECT document::text AS document, version FROM alignment_runs
+            WHERE metric_id = @metricId ORDER BY created_at DESC, correlation_id LIMIT @limit
+            """, new { metricId, limit }, cancellationToken: cancellationToken));
+        return rows.Select(r => Deserialize(r.Document, r.Version)).ToList();
+    }
+
+    public sealed record RunStatus(string CurrentState, int Attempt);
+
+    /// <summary>What the worker checks between phases: is this attempt still the one the saga wants run?</summary>
+    public static async Task<RunStatus?> GetStatusAsync(NpgsqlDataSource dataSource, Guid id, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        return await connection.QuerySingleOrDefaultAsync<RunStatus>(new CommandDefinition(
+            "SELECT current_state AS CurrentState, attempt AS Attempt FROM alignment_runs WHERE correlation_id = @id", new { id }, cancellationToken: cancellationToken));
+    }
+
+    public sealed record StalledRun(Guid CorrelationId, string CurrentState, int Attempt, string? Phase, DateTime LastProgressAt);
+
+    public static async Task<IReadOnlyList<StalledRun>> FindStalledAsync(NpgsqlDataSource dataSource, DateTimeOffset silentSince, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var rows = await connection.QueryAsync<StalledRun>(new CommandDefinition("""
+            SELECT correlation_id AS CorrelationId, current_state AS CurrentState, attempt AS Attempt, phase AS Phase,
+                   last_progress_at AS LastProgressAt
+            FROM alignment_runs
+            WHERE current_state IN ('Pending', 'Running') AND last_progress_at < @silentSince
+            ORDER BY last_progress_at LIMIT 100
+            """, new { silentSince = silentSince.ToUniversalTime() }, cancellationToken: cancellationToken));
+        return rows.ToList();
+    }
+}

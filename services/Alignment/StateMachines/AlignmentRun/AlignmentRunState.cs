@@ -1,0 +1,83 @@
+using MassTransit;
+using MetricAlignment.Alignment.Analysis;
+using MetricAlignment.Alignment.Worker;
+
+namespace MetricAlignment.Alignment.StateMachines.AlignmentRun;
+
+/// <summary>
+/// One alignment run: its options, the current attempt's progress and result, the attempt history and the outcome.
+/// Persisted as a jsonb document plus the columns that queries filter on (see Persistence/AlignmentRunStore).
+/// </summary>
+public sealed class AlignmentRunState : SagaStateMachineInstance, ISagaVersion
+{
+    public Guid CorrelationId { get; set; }
+    public string CurrentState { get; set; } = "Initial";
+    public int Version { get; set; }
+
+    public Guid MetricId { get; set; }
+    public string? MetricKey { get; set; }
+    public string? MetricName { get; set; }
+    public string? MetricKind { get; set; }
+    public string? MetricType { get; set; }
+    public int MetricVersion { get; set; }
+    public List<Guid> EvaluationIds { get; set; } = [];
+    public string? ReflectionProvider { get; set; }
+    public string? ReflectionModel { get; set; }
+    public string? JudgeProvider { get; set; }
+    public string? JudgeModel { get; set; }
+    public double? DeltaThreshold { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset UpdatedAt { get; set; }
+    /// <summary>Last sign of life of the current attempt; the sweeper fails attempts that stay silent too long.</summary>
+    public DateTimeOffset LastProgressAt { get; set; }
+
+    public int Attempt { get; set; }
+    public List<AttemptRecord> Attempts { get; set; } = [];
+    public RunPhase? Phase { get; set; }
+    public List<PhaseRecord> Phases { get; set; } = [];
+    public int RowsLoaded { get; set; }
+    public int Disagreements { get; set; }
+    public int AgreeingRowsSkipped { get; set; }
+    public AgreementStatistics? Statistics { get; set; }
+    public string? GuidelinesText { get; set; }
+    public List<Guideline> Guidelines { get; set; } = [];
+    public string? RefinedSystemPrompt { get; set; }
+    public string? RefinedUserPromptTemplate { get; set; }
+    public List<string> Warnings { get; set; } = [];
+
+    public string? ErrorPhase { get; set; }
+    public string? ErrorDetail { get; set; }
+    public string? CancelReason { get; set; }
+
+    public bool AcceptOverrideNewerVersion { get; set; }
+    public string? ForkName { get; set; }
+    /// <summary>Why the Metrics service refused the last accept; the run went back to Aligned.</summary>
+    public string? AcceptRejectionReason { get; set; }
+    public string? AcceptRejectionDetail { get; set; }
+    public string? Outcome { get; set; }
+    public Guid? OutcomeMetricId { get; set; }
+    public string? OutcomeMetricKey { get; set; }
+    public int? OutcomeVersion { get; set; }
+    public DateTimeOffset? DecidedAt { get; set; }
+}
+
+public sealed record PhaseRecord
+{
+    public required int Attempt { get; init; }
+    public required RunPhase Phase { get; init; }
+    public required DateTimeOffset StartedAt { get; init; }
+    public DateTimeOffset? EndedAt { get; set; }
+}
+
+public sealed record AttemptRecord
+{
+    public required int Attempt { get; init; }
+    public required DateTimeOffset QueuedAt { get; init; }
+    public DateTimeOffset? StartedAt { get; set; }
+    public DateTimeOffset? EndedAt { get; set; }
+    /// <summary>aligned, error or cancelled once the attempt ended.</summary>
+    public string? Result { get; set; }
+    public string? ErrorPhase { get; set; }
+    public string? ErrorDetail { get; set; }
+}

@@ -1,0 +1,419 @@
+using MassTransit;
+using MetricAlignment.Alignment.Messages;
+using MetricAlignment.Alignment.Worker;
+using MetricAlignment.Contracts;
+
+namespace MetricAlignment.Alignment.StateMachines.AlignmentRun;
+
+/// <summary>
+/// The life of an alignment run: Pending -> Running (phases) -> Aligned -> Accepting -> Accepted | Discarded, with
+/// Error (retry starts a new attempt) and Cancelled on the side. Every state answers every event: what does not
+/// apply there is ignored, so duplicates and late worker messages change nothing.
+/// </summary>
+public sealed class AlignmentRunStateMachine : MassTransitStateMachine<AlignmentRunState>
+{
+    public const string BuiltInKind = "built_in";
+
+    public State Pending { get; private set; } = null!;
+    public State Running { get; private set; } = null!;
+    public State Aligned { get; private set; } = null!;
+    public State Accepting { get; private set; } = null!;
+    public State Accepted { get; private set; } = null!;
+    public State Discarded { get; private set; } = null!;
+    public State Error { get; private set; } = null!;
+    public State Cancelled { get; private set; } = null!;
+
+    public Event<StartAlignmentRun> Start { get; private set; } = null!;
+    public Event<CancelAlignmentRun> Cancel { get; private set; } = null!;
+    public Event<AcceptAlignmentRun> AcceptRequested { get; private set; } = null!;
+    public Event<DiscardAlignmentRun> Discard { get; private set; } = null!;
+    public Event<RetryAlignmentRun> Retry { get; private set; } = null!;
+    public Event<AlignmentRunExecutionStarted> ExecutionStarted { get; private set; } = null!;
+    public Event<AlignmentRunProgressed> Progressed { get; private set; } = null!;
+    public Event<AlignmentRunCompleted> Completed { get; private set; } = null!;
+    public Event<AlignmentRunPhaseFailed> PhaseFailed { get; private set; } = null!;
+    public Event<MetricForkCreated> ForkCreated { get; private set; } = null!;
+    public Event<MetricVersionCreated> VersionCreated { get; private set; } = null!;
+    public Event<MetricChangeRejected> ChangeRejected { get; private set; } = null!;
+
+    public AlignmentRunStateMachine()
+    {
+        InstanceState(x => x.CurrentState);
+
+        // Start and Cancel may create the run: inserting first makes concurrent duplicates queue behind the row lock.
+        Event(() => Start, e => { e.CorrelateById(c => c.Message.RunId); e.InsertOnInitial = true; });
+        Event(() => Cancel, e => { e.CorrelateById(c => c.Message.RunId); e.InsertOnInitial = true; });
+        // Anything else about a run that does not exist is stale or misaddressed: drop it.
+        Event(() => AcceptRequested, e => { e.CorrelateById(c => c.Message.RunId); e.OnMissingInstance(m => m.Discard()); });
+        Event(() => Discard, e => { e.CorrelateById(c => c.Message.RunId); e.OnMissingInstance(m => m.Discard()); });
+        Event(() => Retry, e => { e.CorrelateById(c => c.Message.RunId); e.OnMissingInstance(m => m.Discard()); });
+        Event(() => ExecutionStarted, e => { e.CorrelateById(c => c.Message.RunId); e.OnMissingInstance(m => m.Discard()); });
+        Event(() => Progressed, e => { e.CorrelateById(c => c.Message.RunId); e.OnMissingInstance(m => m.Discard()); });
+        Event(() => Completed, e => { e.CorrelateById(c => c.Message.RunId); e.OnMissingInstance(m => m.Discard()); });
+        Event(() => PhaseFailed, e => { e.CorrelateById(c => c.Message.RunId); e.OnMissingInstance(m => m.Discard()); });
+        Event(() => ForkCreated, e => { e.CorrelateById(c => c.Message.RunId); e.OnMissingInstance(m => m.Discard()); });
+        Event(() => VersionCreated, e => { e.CorrelateById(c => c.Message.RunId); e.OnMissingInstance(m => m.Discard()); });
+        Event(() => ChangeRejected, e => { e.CorrelateById(c => c.Message.RunId); e.OnMissingInstance(m => m.Discard()); });
+
+        Initially(
+            When(Start)
+                .Then(c => ApplyOptions(c.Saga, c.Message))
+                .Then(c => BeginAttempt(c.Saga, Now()))
+                .TransitionTo(Pending)
+                .ThenAsync(QueueAttempt)
+                .ThenAsync(Acknowledge),
+            // A cancel that overtakes its start leaves a cancelled tombstone; the start then finds it and does nothing.
+            When(Cancel)
+                .Then(c =>
+                {
+                    c.Saga.CreatedAt = c.Saga.UpdatedAt = c.Saga.LastProgressAt = Now();
+                    c.Saga.CancelReason = c.Message.Reason ?? "cancelled before the run was queued";
+                })
+                .TransitionTo(Cancelled)
+                .ThenAsync(PublishCancelled));
+
+        During(Pending,
+            When(Start).ThenAsync(Acknowledge),
+            When(Cancel).Then(c => EndAttempt(c.Saga, "cancelled", c.Message.Reason)).TransitionTo(Cancelled).ThenAsync(PublishCancelled),
+            Ignore(AcceptRequested), Ignore(Discard), Ignore(Retry),
+            When(ExecutionStarted).If(c => c.Message.Attempt == c.Saga.Attempt, b => b
+                .Then(c => MarkStarted(c.Saga, c.Message.StartedAt)).TransitionTo(Running).ThenAsync(PublishStarted)),
+            When(Progressed).If(c => c.Message.Attempt == c.Saga.Attempt, b => b
+                .Then(c => MarkStarted(c.Saga, c.Message.At)).TransitionTo(Running).ThenAsync(PublishStarted).ThenAsync(ApplyProgress)),
+            When(Completed).If(c => c.Message.Attempt == c.Saga.Attempt, b => b
+                .Then(c => MarkStarted(c.Saga, c.Message.At)).Then(ApplyResult).TransitionTo(Aligned).ThenAsync(PublishAligned)),
+            When(PhaseFailed).If(c => c.Message.Attempt == c.Saga.Attempt, b => b
+                .Then(ApplyFailure).TransitionTo(Error).ThenAsync(PublishFailed)),
+            Ignore(ForkCreated), Ignore(VersionCreated), Ignore(ChangeRejected));
+
+        During(Running,
+            When(Start).ThenAsync(Acknowledge),
+            When(Cancel).Then(c => EndAttempt(c.Saga, "cancelled", c.Message.Reason)).TransitionTo(Cancelled).ThenAsync(PublishCancelled),
+            Ignore(AcceptRequested), Ignore(Discard), Ignore(Retry),
+            // A redelivered ExecuteAlignmentRun resumed elsewhere: a sign of life, nothing more.
+            When(ExecutionStarted).If(c => c.Message.Attempt == c.Saga.Attempt, b => b.Then(c => Touch(c.Saga, c.Message.StartedAt))),
+            When(Progressed).If(c => c.Message.Attempt == c.Saga.Attempt, b => b.ThenAsync(ApplyProgress)),
+            When(Completed).If(c => c.Message.Attempt == c.Saga.Attempt, b => b
+                .Then(ApplyResult).TransitionTo(Aligned).ThenAsync(PublishAligned)),
+            When(PhaseFailed).If(c => c.Message.Attempt == c.Saga.Attempt, b => b
+                .Then(ApplyFailure).TransitionTo(Error).ThenAsync(PublishFailed)),
+            Ignore(ForkCreated), Ignore(VersionCreated), Ignore(ChangeRejected));
+
+        During(Aligned,
+            When(Start).ThenAsync(Acknowledge),
+            Ignore(Cancel),
+            When(AcceptRequested).IfElse(c => c.Saga.Disagreements > 0,
+                accept => accept
+                    .Then(c =>
+                    {
+                        c.Saga.AcceptOverrideNewerVersion = c.Message.OverrideNewerVersion;
+                        c.Saga.ForkName = c.Message.ForkName;
+                        c.Saga.AcceptRejectionReason = c.Saga.AcceptRejectionDetail = null;
+                        c.Saga.UpdatedAt = Now();
+                    })
+                    .TransitionTo(Accepting)
+                    .ThenAsync(RequestMetricChange),
+                nothing => nothing.Then(c =>
+                {
+                    c.Saga.AcceptRejectionReason = "no_disagreements";
+                    c.Saga.AcceptRejectionDetail = "The run found no disagreements, so there is nothing to adopt.";
+                })),
+            When(Discard)
+                .Then(c => { c.Saga.Outcome = "discarded"; c.Saga.DecidedAt = c.Saga.UpdatedAt = Now(); })
+                .TransitionTo(Discarded)
+                .ThenAsync(c => c.Publish(new AlignmentRunDiscarded
+                {
+                    RunId = c.Saga.CorrelationId, MetricId = c.Saga.MetricId, MetricKey = c.Saga.MetricKey!,
+                    MetricVersion = c.Saga.MetricVersion, DiscardedAt = c.Saga.DecidedAt!.Value,
+                })),
+            Ignore(Retry), Ignore(ExecutionStarted), Ignore(Progressed), Ignore(Completed), Ignore(PhaseFailed),
+            Ignore(ForkCreated), Ignore(VersionCreated), Ignore(ChangeRejected));
+
+        During(Accepting,
+            When(Start).ThenAsync(Acknowledge),
+            Ignore(Cancel), Ignore(AcceptRequested), Ignore(Discard), Ignore(Retry),
+            Ignore(ExecutionStarted), Ignore(Progressed), Ignore(Completed), Ignore(PhaseFailed),
+            When(ForkCreated)
+                .Then(c => RecordOutcome(c.Saga, "forked", c.Message.NewMetricId, c.Message.NewMetricKey, c.Message.NewVersion, c.Message.CreatedAt))
+                .TransitionTo(Accepted)
+                .ThenAsync(async c =>
+                {
+                    await c.Publish(new MetricForked
+                    {
+                        RunId = c.Saga.CorrelationId, SourceMetricId = c.Saga.MetricId, SourceMetricKey = c.Saga.MetricKey!,
+                        SourceVersion = c.Message.SourceVersion, NewMetricId = c.Message.NewMetricId, NewMetricKey = c.Message.NewMetricKey,
+                        NewMetricName = c.Message.NewMetricName, NewVersion = c.Message.NewVersion, ForkedAt = c.Message.CreatedAt,
+                    });
+                    await PublishAccepted(c.Saga, c, forked: true);
+                }),
+            When(VersionCreated)
+                .Then(c => RecordOutcome(c.Saga, "versioned", c.Message.MetricId, c.Message.MetricKey, c.Message.NewVersion, c.Message.CreatedAt))
+                .TransitionTo(Accepted)
+                .ThenAsync(async c =>
+                {
+                    await c.Publish(new MetricVersioned
+                    {
+                        RunId = c.Saga.CorrelationId, MetricId = c.Message.MetricId, MetricKey = c.Message.MetricKey,
+                        PreviousVersion = c.Message.PreviousVersion, NewVersion = c.Message.NewVersion,
+                        AlignedVersion = c.Saga.MetricVersion, VersionedAt = c.Message.CreatedAt,
+                    });
+                    await PublishAccepted(c.Saga, c, forked: false);
+                }),
+            When(ChangeRejected)
+                .Then(c =>
+                {
+                    c.Saga.AcceptRejectionReason = c.Message.Reason;
+                    c.Saga.AcceptRejectionDetail = c.Message.Detail;
+                    c.Saga.UpdatedAt = Now();
+                })
+                .TransitionTo(Aligned));
+
+        foreach (var finished in new[] { Accepted, Discarded, Cancelled })
+        {
+            During(finished,
+                When(Start).Then(c => { if (c.Saga.MetricId == Guid.Empty) ApplyOptions(c.Saga, c.Message); }).ThenAsync(Acknowledge),
+                Ignore(Cancel), Ignore(AcceptRequested), Ignore(Discard), Ignore(Retry),
+                Ignore(ExecutionStarted), Ignore(Progressed), Ignore(Completed), Ignore(PhaseFailed),
+                Ignore(ForkCreated), Ignore(VersionCreated), Ignore(ChangeRejected));
+        }
+
+        During(Error,
+            When(Start).ThenAsync(Acknowledge),
+            Ignore(Cancel), Ignore(AcceptRequested), Ignore(Discard),
+            When(Retry)
+                .Then(c => BeginAttempt(c.Saga, Now()))
+                .TransitionTo(Pending)
+                .ThenAsync(QueueAttempt),
+            Ignore(ExecutionStarted), Ignore(Progressed), Ignore(Completed), Ignore(PhaseFailed),
+            Ignore(ForkCreated), Ignore(VersionCreated), Ignore(ChangeRejected));
+    }
+
+    static DateTimeOffset Now() => DateTimeOffset.UtcNow;
+
+    static void ApplyOptions(AlignmentRunState run, StartAlignmentRun message)
+    {
+        run.MetricId = message.MetricId;
+        run.MetricKey = message.MetricKey;
+        run.MetricName = message.MetricName;
+        run.MetricKind = message.MetricKind;
+        run.MetricType = message.MetricType;
+        run.MetricVersion = message.MetricVersion;
+        run.EvaluationIds = message.EvaluationIds.ToList();
+        run.ReflectionProvider = message.ReflectionProvider;
+        run.ReflectionModel = message.ReflectionModel;
+        run.JudgeProvider = message.JudgeProvider;
+        run.JudgeModel = message.JudgeModel;
+        run.DeltaThreshold = message.DeltaThreshold;
+        if (run.CreatedAt == default) run.CreatedAt = Now();
+    }
+
+    /// <summary>A fresh attempt: the previous attempt's progress and result are cleared (its record stays in Attempts).</summary>
+    static void BeginAttempt(AlignmentRunState run, DateTimeOffset at)
+    {
+        run.Attempt++;
+        run.Attempts.Add(new AttemptRecord { Attempt = run.Attempt, QueuedAt = at });
+        run.Phase = null;
+        run.RowsLoaded = run.Disagreements = run.AgreeingRowsSkipped = 0;
+        run.Statistics = null;
+        run.GuidelinesText = run.RefinedSystemPrompt = run.RefinedUserPromptTemplate = null;
+        run.Guidelines = [];
+        run.Warnings = [];
+        run.ErrorPhase = run.ErrorDetail = null;
+        run.UpdatedAt = run.LastProgressAt = at;
+    }
+
+    static AttemptRecord? CurrentAttempt(AlignmentRunState run) => run.Attempts.LastOrDefault(a => a.Attempt == run.Attempt);
+
+    static void Touch(AlignmentRunState run, DateTimeOffset at)
+    {
+        var now = Now();
+        run.UpdatedAt = now;
+        run.LastProgressAt = at > run.LastProgressAt ? at : run.LastProgressAt;
+    }
+
+    static void MarkStarted(AlignmentRunState run, DateTimeOffset at)
+    {
+        if (CurrentAttempt(run) is { StartedAt: null } attempt) attempt.StartedAt = at;
+        Touch(run, at);
+    }
+
+    static void ClosePhase(AlignmentRunState run, DateTimeOffset at)
+    {
+        foreach (var open in run.Phases.Where(p => p.Attempt == run.Attempt && p.EndedAt is null)) open.EndedAt = at;
+    }
+
+    static void EndAttempt(AlignmentRunState run, string result, string? cancelReason = null)
+    {
+        var now = Now();
+        ClosePhase(run, now);
+        if (CurrentAttempt(run) is { } attempt)
+        {
+            attempt.EndedAt = now;
+            attempt.Result = result;
+            attempt.ErrorPhase = run.ErrorPhase;
+            attempt.ErrorDetail = run.ErrorDetail;
+        }
+        if (result == "cancelled") run.CancelReason = cancelReason ?? "cancelled by request";
+        run.UpdatedAt = now;
+    }
+
+    static async Task ApplyProgress(BehaviorContext<AlignmentRunState, AlignmentRunProgressed> c)
+    {
+        var run = c.Saga;
+        Touch(run, c.Message.At);
+        run.RowsLoaded = Math.Max(run.RowsLoaded, c.Message.RowsLoaded);
+        if (run.Phase == c.Message.Phase) return;
+        // Phases only move forward; an older report overtaken by a newer one is just a heartbeat.
+        if (run.Phase is { } current && current > c.Message.Phase) return;
+        var previous = run.Phase;
+        ClosePhase(run, c.Message.At);
+        run.Phase = c.Message.Phase;
+        run.Phases.Add(new PhaseRecord { Attempt = run.Attempt, Phase = c.Message.Phase, StartedAt = c.Message.At });
+        await c.Publish(new AlignmentRunPhaseChanged
+        {
+            RunId = run.CorrelationId, MetricId = run.MetricId, MetricKey = run.MetricKey!, Attempt = run.Attempt,
+            Phase = PhaseName(c.Message.Phase), PreviousPhase = previous is { } p ? PhaseName(p) : null,
+            RowsLoaded = run.RowsLoaded, ChangedAt = c.Message.At,
+        });
+    }
+
+    static void ApplyResult(BehaviorContext<AlignmentRunState, AlignmentRunCompleted> c)
+    {
+        var run = c.Saga;
+        var result = c.Message;
+        run.RowsLoaded = result.RowsLoaded;
+        run.Disagreements = result.Disagreements;
+        run.AgreeingRowsSkipped = result.AgreeingRowsSkipped;
+        run.Statistics = result.Statistics;
+        run.GuidelinesText = result.GuidelinesText;
+        run.Guidelines = result.Guidelines.ToList();
+        run.RefinedSystemPrompt = result.RefinedSystemPrompt;
+        run.RefinedUserPromptTemplate = result.RefinedUserPromptTemplate;
+        run.Warnings = result.Warnings.ToList();
+        Touch(run, result.At);
+        EndAttempt(run, "aligned");
+    }
+
+    static void ApplyFailure(BehaviorContext<AlignmentRunState, AlignmentRunPhaseFailed> c)
+    {
+        var run = c.Saga;
+        run.ErrorPhase = c.Message.Phase is { } phase ? PhaseName(phase) : "queued";
+        run.ErrorDetail = c.Message.Detail;
+        EndAttempt(run, "error");
+    }
+
+    static void RecordOutcome(AlignmentRunState run, string outcome, Guid metricId, string metricKey, int version, DateTimeOffset at)
+    {
+        run.Outcome = outcome;
+        run.OutcomeMetricId = metricId;
+        run.OutcomeMetricKey = metricKey;
+        run.OutcomeVersion = version;
+        run.DecidedAt = at;
+        run.UpdatedAt = Now();
+    }
+
+    public static string PhaseName(RunPhase phase) => phase switch
+    {
+        RunPhase.LoadingAnnotations => "loading_annotations",
+        RunPhase.BuildingDisagreementTraces => "building_disagreement_traces",
+        RunPhase.DistillingGuidelines => "distilling_guidelines",
+        RunPhase.Finalizing => "finalizing",
+        _ => phase.ToString(),
+    };
+
+    static async Task QueueAttempt<T>(BehaviorContext<AlignmentRunState, T> c) where T : class
+    {
+        var run = c.Saga;
+        await c.Publish(new AlignmentRunQueued
+        {
+            RunId = run.CorrelationId, MetricId = run.MetricId, MetricKey = run.MetricKey!, MetricVersion = run.MetricVersion,
+            EvaluationIds = run.EvaluationIds, ReflectionProvider = run.ReflectionProvider!, ReflectionModel = run.ReflectionModel,
+            DeltaThreshold = run.DeltaThreshold, Attempt = run.Attempt, QueuedAt = run.LastProgressAt,
+        });
+        await c.Publish(new ExecuteAlignmentRun
+        {
+            RunId = run.CorrelationId, Attempt = run.Attempt, MetricId = run.MetricId, EvaluationIds = run.EvaluationIds,
+            ReflectionProvider = run.ReflectionProvider!, ReflectionModel = run.ReflectionModel, DeltaThreshold = run.DeltaThreshold,
+        });
+    }
+
+    /// <summary>The API waits for this (request/response) so that the run is readable once it answers 202.</summary>
+    static async Task Acknowledge(BehaviorContext<AlignmentRunState, StartAlignmentRun> c)
+    {
+        if (c.RequestId is null || c.ResponseAddress is null) return;
+        await c.RespondAsync(new AlignmentRunStartAcknowledged { RunId = c.Saga.CorrelationId, Status = c.Saga.CurrentState });
+    }
+
+    static Task PublishStarted<T>(BehaviorContext<AlignmentRunState, T> c) where T : class =>
+        c.Publish(new AlignmentRunStarted
+        {
+            RunId = c.Saga.CorrelationId, MetricId = c.Saga.MetricId, MetricKey = c.Saga.MetricKey!, Attempt = c.Saga.Attempt,
+            StartedAt = CurrentAttempt(c.Saga)?.StartedAt ?? Now(),
+        });
+
+    static Task PublishAligned(BehaviorContext<AlignmentRunState, AlignmentRunCompleted> c) =>
+        c.Publish(new AlignmentRunAligned
+        {
+            RunId = c.Saga.CorrelationId, MetricId = c.Saga.MetricId, MetricKey = c.Saga.MetricKey!, MetricVersion = c.Saga.MetricVersion,
+            Attempt = c.Saga.Attempt, RowsLoaded = c.Saga.RowsLoaded, Disagreements = c.Saga.Disagreements,
+            AgreeingRowsSkipped = c.Saga.AgreeingRowsSkipped, GuidelineCount = c.Saga.Guidelines.Count,
+            ExactAgreement = c.Saga.Statistics?.ExactAgreement ?? 0, AlignedAt = c.Message.At,
+        });
+
+    static Task PublishFailed(BehaviorContext<AlignmentRunState, AlignmentRunPhaseFailed> c) =>
+        c.Publish(new AlignmentRunFailed
+        {
+            RunId = c.Saga.CorrelationId, MetricId = c.Saga.MetricId, MetricKey = c.Saga.MetricKey!, Attempt = c.Saga.Attempt,
+            Phase = c.Saga.ErrorPhase!, Detail = c.Saga.ErrorDetail!, FailedAt = c.Message.At,
+        });
+
+    static Task PublishCancelled<T>(BehaviorContext<AlignmentRunState, T> c) where T : class =>
+        c.Publish(new AlignmentRunCancelled
+        {
+            RunId = c.Saga.CorrelationId, MetricId = c.Saga.MetricId, MetricKey = c.Saga.MetricKey, Attempt = c.Saga.Attempt,
+            Phase = c.Saga.Phase is { } phase ? PhaseName(phase) : null, Reason = c.Saga.CancelReason, CancelledAt = c.Saga.UpdatedAt,
+        });
+
+    static Task PublishAccepted<T>(AlignmentRunState run, BehaviorContext<AlignmentRunState, T> c, bool forked) where T : class =>
+        c.Publish(new AlignmentRunAccepted
+        {
+            RunId = run.CorrelationId, MetricId = run.MetricId, MetricKey = run.MetricKey!, FromVersion = run.MetricVersion,
+            Forked = forked, NewMetricId = run.OutcomeMetricId!.Value, NewMetricKey = run.OutcomeMetricKey!,
+            NewVersion = run.OutcomeVersion!.Value, Disagreements = run.Disagreements, GuidelineCount = run.Guidelines.Count,
+            AcceptedAt = run.DecidedAt!.Value,
+        });
+
+    /// <summary>
+    /// A request to the Metrics service: RequestId is the run id and the response comes back to this saga's queue,
+    /// where it is correlated by the RunId every response carries. The Metrics service keys its work by run id, so a
+    /// repeated request gets the first answer again.
+    /// </summary>
+    static async Task RequestMetricChange(BehaviorContext<AlignmentRunState, AcceptAlignmentRun> c)
+    {
+        var run = c.Saga;
+        var note = $"Aligned by run {run.CorrelationId}: {run.Disagreements} disagreements over {run.RowsLoaded} rows, {run.Guidelines.Count} guidelines.";
+        void AsRequest(SendContext context)
+        {
+            context.RequestId = run.CorrelationId;
+            context.ResponseAddress = c.ReceiveContext.InputAddress;
+        }
+        if (run.MetricKind == BuiltInKind)
+        {
+            await c.Publish<CreateMetricFork>(new CreateMetricFork
+            {
+                RunId = run.CorrelationId, MetricId = run.MetricId, BaseVersion = run.MetricVersion, Name = run.ForkName,
+                SystemPrompt = run.RefinedSystemPrompt!, UserPromptTemplate = run.RefinedUserPromptTemplate!, ChangeNote = note,
+                RequestedAt = c.Message.RequestedAt,
+            }, AsRequest);
+        }
+        else
+        {
+            await c.Publish<CreateMetricVersion>(new CreateMetricVersion
+            {
+                RunId = run.CorrelationId, MetricId = run.MetricId, ExpectedCurrentVersion = run.MetricVersion,
+                OverrideNewerVersion = run.AcceptOverrideNewerVersion, SystemPrompt = run.RefinedSystemPrompt!,
+                UserPromptTemplate = run.RefinedUserPromptTemplate!, ChangeNote = note, RequestedAt = c.Message.RequestedAt,
+            }, AsRequest);
+        }
+    }
+}

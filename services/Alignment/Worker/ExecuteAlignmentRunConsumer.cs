@@ -1,0 +1,194 @@
+using MassTransit;
+using MetricAlignment.Alignment.Analysis;
+using MetricAlignment.Alignment.Clients;
+using MetricAlignment.Alignment.Messages;
+using Microsoft.Extensions.Options;
+
+namespace MetricAlignment.Alignment.Worker;
+
+/// <summary>
+/// Executes one attempt of a run: load the resolved rows (streamed) into the analyzer, build the disagreement traces,
+/// distil guidelines, hand the result to the saga. Every phase is safe to repeat, so a redelivery after a crash just
+/// runs the attempt again. Failures become AlignmentRunPhaseFailed with the phase and a readable detail.
+/// </summary>
+public sealed class ExecuteAlignmentRunConsumer(
+    IRunStatusReader runs,
+    IMetricsClient metrics,
+    IAnnotationsClient annotations,
+    IEnumerable<IReflectionEngine> engines,
+    RunCancellations cancellations,
+    IBus bus,
+    IOptions<WorkerOptions> options,
+    ILogger<ExecuteAlignmentRunConsumer> logger) : IConsumer<ExecuteAlignmentRun>
+{
+    readonly WorkerOptions settings = options.Value;
+
+    public async Task Consume(ConsumeContext<ExecuteAlignmentRun> context)
+    {
+        var message = context.Message;
+        if (!await IsStillWantedAsync(message, context.CancellationToken))
+        {
+            logger.LogInformation("Skipping alignment run {RunId} attempt {Attempt}: it is no longer queued or running", message.RunId, message.Attempt);
+            return;
+        }
+
+        using var stop = cancellations.Register(message.RunId, context.CancellationToken);
+        var progress = new Progress();
+        using var heartbeatStop = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
+        var heartbeat = HeartbeatAsync(message, progress, heartbeatStop.Token);
+        try
+        {
+            await context.Publish(new AlignmentRunExecutionStarted
+            {
+                RunId = message.RunId, Attempt = message.Attempt, WorkerInstance = Environment.MachineName, StartedAt = DateTimeOffset.UtcNow,
+            }, stop.Token);
+            var completed = await ExecuteAsync(message, progress, context, stop.Token);
+            await context.Publish(completed, stop.Token);
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested)
+        {
+            logger.LogInformation("Alignment run {RunId} attempt {Attempt} stopped in {Phase}: cancelled", message.RunId, message.Attempt, progress.Phase);
+        }
+        catch (RunNoLongerWantedException)
+        {
+            logger.LogInformation("Alignment run {RunId} attempt {Attempt} stopped after {Phase}: no longer running", message.RunId, message.Attempt, progress.Phase);
+        }
+        catch (Exception exception) when (!context.CancellationToken.IsCancellationRequested)
+        {
+            logger.LogWarning(exception, "Alignment run {RunId} attempt {Attempt} failed in {Phase}", message.RunId, message.Attempt, progress.Phase);
+            await context.Publish(new AlignmentRunPhaseFailed
+            {
+                RunId = message.RunId, Attempt = message.Attempt, Phase = progress.Phase,
+                Detail = Describe(exception), At = DateTimeOffset.UtcNow,
+            }, context.CancellationToken);
+        }
+        finally
+        {
+            await heartbeatStop.CancelAsync();
+            await heartbeat;
+            cancellations.Unregister(message.RunId, stop);
+        }
+    }
+
+    async Task<AlignmentRunCompleted> ExecuteAsync(ExecuteAlignmentRun message, Progress progress, ConsumeContext context, CancellationToken cancellationToken)
+    {
+        await EnterAsync(RunPhase.LoadingAnnotations, message, progress, context, cancellationToken);
+        var metric = await metrics.GetMetricAsync(message.MetricId, cancellationToken)
+            ?? throw new DependencyFailedException($"Metric {message.MetricId} no longer exists in the Metrics service.");
+        var engine = engines.FirstOrDefault(e => string.Equals(e.Provider, message.ReflectionProvider, StringComparison.OrdinalIgnoreCase))
+            ?? throw new InvalidOperationException($"No reflection engine serves provider '{message.ReflectionProvider}'.");
+        var definition = metric.ToDefinition();
+        var analyzer = new DisagreementAnalyzer(definition, message.DeltaThreshold ?? 0, settings.MaxTraces);
+        await foreach (var row in annotations.StreamResolvedRowsAsync(message.MetricId, message.EvaluationIds, cancellationToken))
+        {
+            analyzer.Add(row);
+            progress.RowsLoaded = analyzer.RowsSeen;
+            if (progress.RowsLoaded % settings.ProgressEveryRows == 0)
+                await ReportAsync(message, progress, context, cancellationToken);
+        }
+        if (analyzer.RowsSeen == 0)
+            throw new DependencyFailedException(
+                $"The selected evaluations have no resolved annotations for metric '{metric.Key}'; resolve some annotations, then retry.");
+        await ReportAsync(message, progress, context, cancellationToken);
+
+        await EnterAsync(RunPhase.BuildingDisagreementTraces, message, progress, context, cancellationToken);
+        var analysis = analyzer.Complete();
+
+        await EnterAsync(RunPhase.DistillingGuidelines, message, progress, context, cancellationToken);
+        var distilled = await engine.DistillAsync(new DistillationRequest
+        {
+            Metric = definition, Analysis = analysis, Model = message.ReflectionModel,
+        }, cancellationToken);
+
+        await EnterAsync(RunPhase.Finalizing, message, progress, context, cancellationToken);
+        return new AlignmentRunCompleted
+        {
+            RunId = message.RunId, Attempt = message.Attempt, RowsLoaded = analysis.RowsLoaded, Disagreements = analysis.Disagreements,
+            AgreeingRowsSkipped = analysis.AgreeingRowsSkipped, Statistics = analysis.Statistics,
+            GuidelinesText = distilled.GuidelinesText, Guidelines = distilled.Guidelines,
+            RefinedSystemPrompt = distilled.RefinedSystemPrompt, RefinedUserPromptTemplate = distilled.RefinedUserPromptTemplate,
+            Warnings = analysis.Warnings.Concat(distilled.Warnings).ToList(), At = DateTimeOffset.UtcNow,
+        };
+    }
+
+    /// <summary>Between phases the run may have been cancelled or failed by the sweeper (also on another instance).</summary>
+    async Task EnterAsync(RunPhase phase, ExecuteAlignmentRun message, Progress progress, ConsumeContext context, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (!await IsStillWantedAsync(message, cancellationToken)) throw new RunNoLongerWantedException();
+        progress.Phase = phase;
+        await ReportAsync(message, progress, context, cancellationToken);
+    }
+
+    async Task<bool> IsStillWantedAsync(ExecuteAlignmentRun message, CancellationToken cancellationToken)
+    {
+        var status = await runs.GetStatusAsync(message.RunId, cancellationToken);
+        return status is { CurrentState: "Pending" or "Running" } && status.Attempt == message.Attempt;
+    }
+
+    static Task ReportAsync(ExecuteAlignmentRun message, Progress progress, IPublishEndpoint publisher, CancellationToken cancellationToken) =>
+        publisher.Publish(new AlignmentRunProgressed
+        {
+            RunId = message.RunId, Attempt = message.Attempt, Phase = progress.Phase ?? RunPhase.LoadingAnnotations,
+            RowsLoaded = progress.RowsLoaded, At = DateTimeOffset.UtcNow,
+        }, cancellationToken);
+
+    /// <summary>A long phase (a slow distiller, a large stream) still shows it is alive, so the sweeper leaves it alone.</summary>
+    async Task HeartbeatAsync(ExecuteAlignmentRun message, Progress progress, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(settings.HeartbeatInterval, cancellationToken);
+                if (progress.Phase is null) continue;
+                await ReportAsync(message, progress, bus, cancellationToken);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception exception)
+        {
+            logger.LogWarning(exception, "Heartbeat of alignment run {RunId} stopped", message.RunId);
+        }
+    }
+
+    static string Describe(Exception exception) => exception switch
+    {
+        DependencyFailedException => exception.Message,
+        HttpRequestException http => $"A service the run depends on could not be reached: {http.Message}",
+        Polly.Timeout.TimeoutRejectedException => "A service the run depends on did not answer in time.",
+        _ => $"{exception.GetType().Name}: {exception.Message}",
+    };
+
+    sealed class Progress
+    {
+        public volatile int RowsLoadedValue;
+        public RunPhase? Phase { get; set; }
+        public int RowsLoaded { get => RowsLoadedValue; set => RowsLoadedValue = value; }
+    }
+
+    sealed class RunNoLongerWantedException : Exception;
+}
+
+public sealed class ExecuteAlignmentRunConsumerDefinition : ConsumerDefinition<ExecuteAlignmentRunConsumer>
+{
+    readonly WorkerOptions options;
+
+    public ExecuteAlignmentRunConsumerDefinition(IOptions<WorkerOptions> options)
+    {
+        this.options = options.Value;
+        // Runs are long: take only as many as this instance executes, so queued runs stay available to other instances.
+        ConcurrentMessageLimit = this.options.ConcurrentRuns;
+    }
+
+    protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpointConfigurator,
+        IConsumerConfigurator<ExecuteAlignmentRunConsumer> consumerConfigurator, IRegistrationContext context)
+    {
+        if (endpointConfigurator is IRabbitMqReceiveEndpointConfigurator rabbit)
+            rabbit.PrefetchCount = options.ConcurrentRuns;
+        // Only publishing the outcome can fail transiently here; phase failures are reported, not retried.
+        endpointConfigurator.UseMessageRetry(r => r.Intervals(500, 2000, 5000));
+    }
+}

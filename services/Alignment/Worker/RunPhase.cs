@@ -1,0 +1,10 @@
+namespace MetricAlignment.Alignment.Worker;
+
+/// <summary>The phases of an attempt, in order.</summary>
+public enum RunPhase
+{
+    LoadingAnnotations,
+    BuildingDisagreementTraces,
+    DistillingGuidelines,
+    Finalizing,
+}

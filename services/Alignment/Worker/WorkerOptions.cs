@@ -1,0 +1,19 @@
+namespace MetricAlignment.Alignment.Worker;
+
+/// <summary>Alignment:Worker settings.</summary>
+public sealed class WorkerOptions
+{
+    public const string Section = "Alignment:Worker";
+
+    /// <summary>Runs executed at once by one instance (also its prefetch).</summary>
+    public int ConcurrentRuns { get; set; } = 2;
+    /// <summary>How often a running attempt reports that it is alive.</summary>
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(15);
+    /// <summary>Rows between progress reports while loading.</summary>
+    public int ProgressEveryRows { get; set; } = 1000;
+    /// <summary>A queued or running attempt silent for longer than this is failed by the sweeper.</summary>
+    public TimeSpan StallTimeout { get; set; } = TimeSpan.FromMinutes(10);
+    public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(30);
+    /// <summary>Disagreement traces kept for distillation.</summary>
+    public int MaxTraces { get; set; } = 200;
+}
