@@ -7,7 +7,10 @@ using Npgsql;
 
 namespace MetricAlignment.ServiceDefaults;
 
-public sealed record Migration(int Version, string Name, string Sql);
+public sealed record Migration(int Version, string Name, string Sql)
+{
+    public string Checksum { get; } = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Sql.ReplaceLineEndings("\n"))));
+}
 
 public sealed partial class MigrationSource(Assembly assembly)
 {
@@ -52,19 +55,29 @@ public sealed class SchemaMigrator(NpgsqlDataSource dataSource, MigrationSource 
                 CREATE TABLE IF NOT EXISTS schema_migrations (
                     version     integer PRIMARY KEY,
                     name        text NOT NULL,
-                    applied_at  timestamptz NOT NULL DEFAULT now()
+                    applied_at  timestamptz NOT NULL DEFAULT now(),
+                    checksum    text
                 )
                 """, cancellationToken: cancellationToken));
-            var applied = (await connection.QueryAsync<int>(new CommandDefinition(
-                "SELECT version FROM schema_migrations", cancellationToken: cancellationToken))).ToHashSet();
+            var applied = (await connection.QueryAsync<(int Version, string? Checksum)>(new CommandDefinition(
+                "SELECT version, checksum FROM schema_migrations", cancellationToken: cancellationToken)))
+                .ToDictionary(m => m.Version, m => m.Checksum);
 
-            foreach (var migration in migrations.Where(m => !applied.Contains(m.Version)))
+            // An applied script that changed means this database's schema is not what the code expects: stop loudly
+            // rather than run against it.
+            var edited = migrations.Where(m => applied.TryGetValue(m.Version, out var checksum) && checksum is not null && checksum != m.Checksum).ToList();
+            if (edited.Count > 0)
+                throw new InvalidOperationException(
+                    $"Migration(s) {string.Join(", ", edited.Select(m => $"{m.Version:0000}_{m.Name}"))} changed after they were applied to this database. " +
+                    "Applied scripts must never be edited: add a new numbered script instead.");
+
+            foreach (var migration in migrations.Where(m => !applied.ContainsKey(m.Version)))
             {
                 await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
                 await connection.ExecuteAsync(new CommandDefinition(migration.Sql, transaction: transaction, cancellationToken: cancellationToken));
                 await connection.ExecuteAsync(new CommandDefinition(
-                    "INSERT INTO schema_migrations (version, name) VALUES (@Version, @Name)",
-                    new { migration.Version, migration.Name }, transaction, cancellationToken: cancellationToken));
+                    "INSERT INTO schema_migrations (version, name, checksum) VALUES (@Version, @Name, @Checksum)",
+                    new { migration.Version, migration.Name, migration.Checksum }, transaction, cancellationToken: cancellationToken));
                 await transaction.CommitAsync(cancellationToken);
                 logger.LogInformation("Applied migration {Version} {Name}", migration.Version, migration.Name);
             }
