@@ -15,4 +15,12 @@ public sealed record AlignmentRunAligned
     /// <summary>Share of rows where judge and humans agree exactly (0..1).</summary>
     public required double ExactAgreement { get; init; }
     public required DateTimeOffset AlignedAt { get; init; }
+    /// <summary>Prompt + completion tokens the attempt spent on model calls (0 with the built-in distiller); null from older senders.</summary>
+    public long? TotalTokens { get; init; }
+    /// <summary>Tokens per phase (reflection.batch, reflection.merge, verification.baseline, verification.refined).</summary>
+    public IReadOnlyDictionary<string, long>? TokensPerPhase { get; init; }
+    /// <summary>Null when the run had no judge model; otherwise whether the refined prompt did better on held-out rows.</summary>
+    public bool? VerificationImproved { get; init; }
+    /// <summary>Judge verification's plain-sentence verdict; null when the run had no judge model.</summary>
+    public string? VerificationSummary { get; init; }
 }

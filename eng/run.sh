@@ -20,7 +20,7 @@ ALIGNMENT_URL=http://127.0.0.1:5103
 DASHBOARD_URL=http://127.0.0.1:18888
 
 echo "[run] building"
-dotnet build Alignment.sln -c Release -v q -nologo >/dev/null
+dotnet build Alignment.sln -c Release -v q -nologo -clp:ErrorsOnly
 
 mkdir -p .state
 log="$ROOT/.state/apphost.log"

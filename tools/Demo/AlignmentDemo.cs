@@ -79,7 +79,7 @@ public static class AlignmentDemo
         {
             run = (await alignment.GetFromJsonAsync<JsonObject>($"api/alignment-runs/{runId}", ct))!;
             var status = run["status"]!.GetValue<string>();
-            var phase = run["phase"]?["name"]?.GetValue<string>();
+            var phase = run["phase"] is JsonValue value ? value.GetValue<string>() : null;
             var shown = phase is null ? status : $"{status} ({phase})";
             if (shown != lastShown) Say($"status: {shown}");
             lastShown = shown;

@@ -3,6 +3,7 @@ using MetricAlignment.Alignment.Analysis;
 using MetricAlignment.Alignment.Clients;
 using MetricAlignment.Alignment.Messages;
 using MetricAlignment.Alignment.Persistence;
+using MetricAlignment.Alignment.Reflection;
 using MetricAlignment.Alignment.StateMachines.AlignmentRun;
 using MetricAlignment.Contracts;
 using Npgsql;
@@ -11,7 +12,6 @@ namespace MetricAlignment.Alignment.Api;
 
 public static class AlignmentApi
 {
-    public const string DefaultProvider = "builtin";
     const int HistoryLimit = 200;
 
     public static IEndpointRouteBuilder MapAlignmentRunEndpoints(this IEndpointRouteBuilder app)
@@ -31,7 +31,7 @@ public static class AlignmentApi
     }
 
     static async Task<IResult> StartAsync(StartAlignmentRunRequest? request, IMetricsClient metrics, IAnnotationsClient annotations,
-        IEnumerable<IReflectionEngine> engines, IRequestClient<StartAlignmentRun> start, NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+        ProviderCatalog catalog, IRequestClient<StartAlignmentRun> start, NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {
         if (request is null)
             return Results.ValidationProblem(new Dictionary<string, string[]> { ["body"] = ["A JSON body is required."] });
@@ -40,10 +40,25 @@ public static class AlignmentApi
         var evaluationIds = request.EvaluationIds ?? [];
         if (evaluationIds.Count == 0) errors["evaluationIds"] = ["Choose at least one completed evaluation."];
         else if (evaluationIds.Distinct().Count() != evaluationIds.Count) errors["evaluationIds"] = ["An evaluation is listed more than once."];
-        var provider = string.IsNullOrWhiteSpace(request.ReflectionProvider) ? DefaultProvider : request.ReflectionProvider.Trim().ToLowerInvariant();
-        var known = engines.Select(e => e.Provider).ToList();
-        if (!known.Contains(provider, StringComparer.OrdinalIgnoreCase))
-            errors["reflectionProvider"] = [$"Unknown reflection provider '{request.ReflectionProvider}'; known: {string.Join(", ", known)}."];
+        // Blank provider means the platform default (Alignment:DefaultProvider); the resolved names are stored on the run.
+        var (reflection, reflectionError) = catalog.Select(request.ReflectionProvider, request.ReflectionModel, "reflectionProvider", "reflectionModel");
+        if (reflectionError is not null) errors[reflectionError.Field] = [reflectionError.Message];
+        ProviderSelection? judge = null;
+        if (!string.IsNullOrWhiteSpace(request.JudgeModel) || !string.IsNullOrWhiteSpace(request.JudgeProvider))
+        {
+            var judgeProvider = string.IsNullOrWhiteSpace(request.JudgeProvider) ? catalog.DefaultProvider : request.JudgeProvider.Trim();
+            if (string.Equals(judgeProvider, ProviderCatalog.BuiltIn, StringComparison.OrdinalIgnoreCase))
+            {
+                errors["judgeProvider"] = [$"The '{ProviderCatalog.BuiltIn}' provider is the deterministic distiller and cannot score rows; "
+                    + "choose an LLM provider as judge, or leave the judge model empty to skip verification."];
+            }
+            else
+            {
+                var (selection, judgeError) = catalog.Select(judgeProvider, request.JudgeModel, "judgeProvider", "judgeModel");
+                if (judgeError is not null) errors[judgeError.Field] = [judgeError.Message];
+                judge = selection;
+            }
+        }
         if (errors.Count > 0) return Results.ValidationProblem(errors);
 
         var metricId = request.MetricId!.Value;
@@ -86,8 +101,8 @@ public static class AlignmentApi
         {
             RunId = runId, MetricId = metric.Id, MetricKey = metric.Key, MetricName = metric.Name, MetricKind = metric.Kind,
             MetricType = metric.Type, MetricVersion = metric.CurrentVersion, EvaluationIds = evaluationIds.ToList(),
-            ReflectionProvider = provider, ReflectionModel = Blank(request.ReflectionModel), JudgeProvider = Blank(request.JudgeProvider),
-            JudgeModel = Blank(request.JudgeModel), DeltaThreshold = threshold, RequestedAt = DateTimeOffset.UtcNow,
+            ReflectionProvider = reflection!.Provider, ReflectionModel = reflection.Model, JudgeProvider = judge?.Provider,
+            JudgeModel = judge?.Model, DeltaThreshold = threshold, RequestedAt = DateTimeOffset.UtcNow,
         }, cancellationToken);
         var run = await AlignmentRunStore.GetAsync(dataSource, runId, cancellationToken)
             ?? throw new InvalidOperationException($"Alignment run {runId} was acknowledged but cannot be read.");

@@ -1,4 +1,5 @@
 using MetricAlignment.Alignment.Analysis;
+using MetricAlignment.Alignment.Reflection;
 using MetricAlignment.Alignment.StateMachines.AlignmentRun;
 using MetricAlignment.Alignment.Worker;
 
@@ -20,6 +21,10 @@ public sealed record AlignmentRunResponse
     public required IReadOnlyList<Guideline> Guidelines { get; init; }
     public RefinedPrompt? RefinedPrompt { get; init; }
     public required IReadOnlyList<string> Warnings { get; init; }
+    /// <summary>Model tokens the current attempt spent, per phase and in total; null until it is aligned.</summary>
+    public TokenUsage? TokenUsage { get; init; }
+    /// <summary>Judge verification of the refined prompt on held-out rows; null when the run has no judge model.</summary>
+    public RunVerification? Verification { get; init; }
     public RunError? Error { get; init; }
     public string? CancelReason { get; init; }
     public required int Attempt { get; init; }
@@ -51,6 +56,8 @@ public sealed record AlignmentRunResponse
         Guidelines = run.Guidelines,
         RefinedPrompt = run.RefinedSystemPrompt is null ? null : new RefinedPrompt(run.RefinedSystemPrompt, run.RefinedUserPromptTemplate ?? ""),
         Warnings = run.Warnings,
+        TokenUsage = run.TokenUsage,
+        Verification = run.Verification,
         Error = run.ErrorDetail is null ? null : new RunError(run.ErrorPhase ?? "queued", run.ErrorDetail),
         CancelReason = run.CurrentState == "Cancelled" ? run.CancelReason : null,
         Attempt = run.Attempt,

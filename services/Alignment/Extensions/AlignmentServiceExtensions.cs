@@ -2,7 +2,7 @@ using MassTransit;
 using MetricAlignment.Alignment.Analysis;
 using MetricAlignment.Alignment.Api;
 using MetricAlignment.Alignment.Clients;
-using MetricAlignment.Alignment.Distillation;
+using MetricAlignment.Alignment.Reflection;
 using MetricAlignment.Alignment.Persistence;
 using MetricAlignment.Alignment.StateMachines.AlignmentRun;
 using MetricAlignment.Alignment.Worker;
@@ -24,7 +24,8 @@ public static class AlignmentServiceExtensions
         builder.Services.AddHttpClient<IMetricsClient, MetricsClient>(http => http.BaseAddress = new Uri("http://metrics"));
         builder.Services.AddHttpClient<IAnnotationsClient, AnnotationsClient>(http => http.BaseAddress = new Uri("http://annotations"));
 
-        builder.Services.AddSingleton<IReflectionEngine, BuiltInDistiller>();
+        // The built-in distiller plus one LLM engine per provider under Alignment:Providers (fails at start when misconfigured).
+        builder.Services.AddReflectionProviders(builder.Configuration);
         builder.Services.AddSingleton<RunCancellations>();
         builder.Services.AddSingleton<IRunStatusReader, DatabaseRunStatusReader>();
         builder.Services.AddHostedService<StalledRunSweeper>();

@@ -1,4 +1,6 @@
 using MetricAlignment.Alignment.Analysis;
+using MetricAlignment.Alignment.Reflection;
+using MetricAlignment.Alignment.StateMachines.AlignmentRun;
 
 namespace MetricAlignment.Alignment.Messages;
 
@@ -16,5 +18,9 @@ public sealed record AlignmentRunCompleted
     public required string RefinedSystemPrompt { get; init; }
     public required string RefinedUserPromptTemplate { get; init; }
     public IReadOnlyList<string> Warnings { get; init; } = [];
+    /// <summary>Model tokens spent by the attempt, per phase and in total (zero calls with the built-in distiller).</summary>
+    public TokenUsage? TokenUsage { get; init; }
+    /// <summary>Set when the run had a judge model: the refined prompt checked on held-out rows.</summary>
+    public RunVerification? Verification { get; init; }
     public required DateTimeOffset At { get; init; }
 }

@@ -9,5 +9,8 @@ public sealed record ExecuteAlignmentRun
     public required IReadOnlyList<Guid> EvaluationIds { get; init; }
     public required string ReflectionProvider { get; init; }
     public string? ReflectionModel { get; init; }
+    /// <summary>Set when the run verifies the refined prompt by re-scoring held-out rows with this judge.</summary>
+    public string? JudgeProvider { get; init; }
+    public string? JudgeModel { get; init; }
     public double? DeltaThreshold { get; init; }
 }

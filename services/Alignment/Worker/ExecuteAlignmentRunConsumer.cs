@@ -2,6 +2,8 @@ using MassTransit;
 using MetricAlignment.Alignment.Analysis;
 using MetricAlignment.Alignment.Clients;
 using MetricAlignment.Alignment.Messages;
+using MetricAlignment.Alignment.Reflection;
+using MetricAlignment.Alignment.StateMachines.AlignmentRun;
 using Microsoft.Extensions.Options;
 
 namespace MetricAlignment.Alignment.Worker;
@@ -15,7 +17,10 @@ public sealed class ExecuteAlignmentRunConsumer(
     IRunStatusReader runs,
     IMetricsClient metrics,
     IAnnotationsClient annotations,
-    IEnumerable<IReflectionEngine> engines,
+    IReflectionEngineResolver engines,
+    JudgeVerifier verifier,
+    ReflectionOptions reflectionOptions,
+    VerificationOptions verificationOptions,
     RunCancellations cancellations,
     IBus bus,
     IOptions<WorkerOptions> options,
@@ -75,13 +80,17 @@ public sealed class ExecuteAlignmentRunConsumer(
         await EnterAsync(RunPhase.LoadingAnnotations, message, progress, context, cancellationToken);
         var metric = await metrics.GetMetricAsync(message.MetricId, cancellationToken)
             ?? throw new DependencyFailedException($"Metric {message.MetricId} no longer exists in the Metrics service.");
-        var engine = engines.FirstOrDefault(e => string.Equals(e.Provider, message.ReflectionProvider, StringComparison.OrdinalIgnoreCase))
-            ?? throw new InvalidOperationException($"No reflection engine serves provider '{message.ReflectionProvider}'.");
+        var engine = ResolveEngine(message.ReflectionProvider);
+        var verifying = !string.IsNullOrWhiteSpace(message.JudgeModel) || !string.IsNullOrWhiteSpace(message.JudgeProvider);
+        var meter = new RunTokenMeter(reflectionOptions.TokenBudgetPerRun);
         var definition = metric.ToDefinition();
         var analyzer = new DisagreementAnalyzer(definition, message.DeltaThreshold ?? 0, settings.MaxTraces);
+        // The analyzer keeps only disagreements; verification also needs agreeing rows, sampled from the same stream.
+        var sampler = verifying ? new VerificationSampler(definition, message.DeltaThreshold ?? 0, verificationOptions) : null;
         await foreach (var row in annotations.StreamResolvedRowsAsync(message.MetricId, message.EvaluationIds, cancellationToken))
         {
             analyzer.Add(row);
+            sampler?.Add(row);
             progress.RowsLoaded = analyzer.RowsSeen;
             if (progress.RowsLoaded % settings.ProgressEveryRows == 0)
                 await ReportAsync(message, progress, context, cancellationToken);
@@ -95,10 +104,26 @@ public sealed class ExecuteAlignmentRunConsumer(
         var analysis = analyzer.Complete();
 
         await EnterAsync(RunPhase.DistillingGuidelines, message, progress, context, cancellationToken);
-        var distilled = await engine.DistillAsync(new DistillationRequest
+        DistillationResult distilled;
+        RunVerification? verification = null;
+        if (sampler is null)
         {
-            Metric = definition, Analysis = analysis, Model = message.ReflectionModel,
-        }, cancellationToken);
+            distilled = await engine.DistillAsync(new DistillationRequest
+            {
+                Metric = definition, Analysis = analysis, Model = message.ReflectionModel,
+            }, meter, cancellationToken);
+        }
+        else
+        {
+            // Distils on the distillation part only, then re-scores the held-out part under both prompts.
+            var report = await verifier.VerifyAsync(new VerificationRequest
+            {
+                Metric = definition, Analysis = analysis, SampledRows = sampler.Rows(), ReflectionEngine = engine,
+                ReflectionModel = message.ReflectionModel, JudgeProvider = message.JudgeProvider, JudgeModel = message.JudgeModel,
+            }, meter, cancellationToken);
+            distilled = report.Distillation;
+            verification = RunVerification.From(report);
+        }
 
         await EnterAsync(RunPhase.Finalizing, message, progress, context, cancellationToken);
         return new AlignmentRunCompleted
@@ -107,8 +132,22 @@ public sealed class ExecuteAlignmentRunConsumer(
             AgreeingRowsSkipped = analysis.AgreeingRowsSkipped, Statistics = analysis.Statistics,
             GuidelinesText = distilled.GuidelinesText, Guidelines = distilled.Guidelines,
             RefinedSystemPrompt = distilled.RefinedSystemPrompt, RefinedUserPromptTemplate = distilled.RefinedUserPromptTemplate,
-            Warnings = analysis.Warnings.Concat(distilled.Warnings).ToList(), At = DateTimeOffset.UtcNow,
+            Warnings = analysis.Warnings.Concat(distilled.Warnings).ToList(), TokenUsage = meter.Snapshot(), Verification = verification,
+            At = DateTimeOffset.UtcNow,
         };
+    }
+
+    IReflectionEngine ResolveEngine(string provider)
+    {
+        try
+        {
+            return engines.Resolve(provider);
+        }
+        catch (ArgumentException exception)
+        {
+            // The provider was configured when the run was started, but not on this instance (or no longer).
+            throw new DependencyFailedException(exception.Message);
+        }
     }
 
     /// <summary>Between phases the run may have been cancelled or failed by the sweeper (also on another instance).</summary>
@@ -157,6 +196,7 @@ public sealed class ExecuteAlignmentRunConsumer(
     static string Describe(Exception exception) => exception switch
     {
         DependencyFailedException => exception.Message,
+        ReflectionFailedException => exception.Message,
         HttpRequestException http => $"A service the run depends on could not be reached: {http.Message}",
         Polly.Timeout.TimeoutRejectedException => "A service the run depends on did not answer in time.",
         _ => $"{exception.GetType().Name}: {exception.Message}",

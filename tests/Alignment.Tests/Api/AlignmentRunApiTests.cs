@@ -49,7 +49,7 @@ public sealed class Starting_an_alignment_run(AlignmentAppFixture app)
     }
 
     [Fact]
-    public async Task An_unknown_reflection_provider_is_refused()
+    public async Task An_unknown_reflection_provider_is_refused_naming_the_known_ones()
     {
         var metric = app.Metrics.Add();
         var evaluation = app.Annotations.AddEvaluation(metric.Id);
@@ -57,7 +57,48 @@ public sealed class Starting_an_alignment_run(AlignmentAppFixture app)
         var (response, body) = await app.StartAsync(new { metricId = metric.Id, evaluationIds = new[] { evaluation.EvaluationId }, reflectionProvider = "oracle" });
 
         response.StatusCode.Should().Be(HttpStatusCode.BadRequest);
-        body["errors"]!["reflectionProvider"].Should().NotBeNull();
+        var message = body["errors"]!["reflectionProvider"]!.AsArray().Single()!.GetValue<string>();
+        message.Should().Contain("Unknown provider 'oracle'").And.Contain("'builtin'");
+    }
+
+    [Fact]
+    public async Task A_model_for_the_builtin_distiller_is_refused_on_reflection_model()
+    {
+        var metric = app.Metrics.Add();
+        var evaluation = app.Annotations.AddEvaluation(metric.Id);
+
+        var (response, body) = await app.StartAsync(new { metricId = metric.Id, evaluationIds = new[] { evaluation.EvaluationId }, reflectionModel = "gpt-4o" });
+
+        response.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        body["errors"]!["reflectionModel"].Should().NotBeNull();
+        body["errors"]!["reflectionProvider"].Should().BeNull();
+    }
+
+    [Fact]
+    public async Task A_builtin_judge_is_refused_because_it_cannot_score_rows()
+    {
+        var metric = app.Metrics.Add();
+        var evaluation = app.Annotations.AddEvaluation(metric.Id);
+
+        var (response, body) = await app.StartAsync(new
+        {
+            metricId = metric.Id, evaluationIds = new[] { evaluation.EvaluationId }, judgeProvider = "builtin", judgeModel = "gpt-4o-mini",
+        });
+
+        response.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        body["errors"]!["judgeProvider"]!.AsArray().Single()!.GetValue<string>().Should().Contain("cannot score rows");
+    }
+
+    [Fact]
+    public async Task A_judge_model_without_a_judge_provider_falls_to_the_builtin_default_and_is_refused()
+    {
+        var metric = app.Metrics.Add();
+        var evaluation = app.Annotations.AddEvaluation(metric.Id);
+
+        var (response, body) = await app.StartAsync(new { metricId = metric.Id, evaluationIds = new[] { evaluation.EvaluationId }, judgeModel = "gpt-4o-mini" });
+
+        response.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        body["errors"]!["judgeProvider"].Should().NotBeNull();
     }
 
     [Fact]
@@ -77,6 +118,8 @@ public sealed class Starting_an_alignment_run(AlignmentAppFixture app)
             .Equal("loading_annotations", "building_disagreement_traces", "distilling_guidelines", "finalizing");
         run["phases"]!.AsArray().Should().OnlyContain(p => p!["endedAt"] != null);
         ((string?)run["attempts"]![0]!["result"]).Should().Be("aligned");
+        ((long)run["tokenUsage"]!["total"]!["totalTokens"]!).Should().Be(0, "the built-in distiller calls no model");
+        run["verification"].Should().BeNull();
     }
 
     [Fact]

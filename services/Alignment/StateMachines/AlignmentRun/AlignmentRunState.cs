@@ -1,5 +1,6 @@
 using MassTransit;
 using MetricAlignment.Alignment.Analysis;
+using MetricAlignment.Alignment.Reflection;
 using MetricAlignment.Alignment.Worker;
 
 namespace MetricAlignment.Alignment.StateMachines.AlignmentRun;
@@ -45,6 +46,8 @@ public sealed class AlignmentRunState : SagaStateMachineInstance, ISagaVersion
     public string? RefinedSystemPrompt { get; set; }
     public string? RefinedUserPromptTemplate { get; set; }
     public List<string> Warnings { get; set; } = [];
+    public TokenUsage? TokenUsage { get; set; }
+    public RunVerification? Verification { get; set; }
 
     public string? ErrorPhase { get; set; }
     public string? ErrorDetail { get; set; }

@@ -218,6 +218,8 @@ public sealed class AlignmentRunStateMachine : MassTransitStateMachine<Alignment
         run.GuidelinesText = run.RefinedSystemPrompt = run.RefinedUserPromptTemplate = null;
         run.Guidelines = [];
         run.Warnings = [];
+        run.TokenUsage = null;
+        run.Verification = null;
         run.ErrorPhase = run.ErrorDetail = null;
         run.UpdatedAt = run.LastProgressAt = at;
     }
@@ -290,6 +292,8 @@ public sealed class AlignmentRunStateMachine : MassTransitStateMachine<Alignment
         run.RefinedSystemPrompt = result.RefinedSystemPrompt;
         run.RefinedUserPromptTemplate = result.RefinedUserPromptTemplate;
         run.Warnings = result.Warnings.ToList();
+        run.TokenUsage = result.TokenUsage;
+        run.Verification = result.Verification;
         Touch(run, result.At);
         EndAttempt(run, "aligned");
     }
@@ -333,7 +337,8 @@ public sealed class AlignmentRunStateMachine : MassTransitStateMachine<Alignment
         await c.Publish(new ExecuteAlignmentRun
         {
             RunId = run.CorrelationId, Attempt = run.Attempt, MetricId = run.MetricId, EvaluationIds = run.EvaluationIds,
-            ReflectionProvider = run.ReflectionProvider!, ReflectionModel = run.ReflectionModel, DeltaThreshold = run.DeltaThreshold,
+            ReflectionProvider = run.ReflectionProvider!, ReflectionModel = run.ReflectionModel, JudgeProvider = run.JudgeProvider,
+            JudgeModel = run.JudgeModel, DeltaThreshold = run.DeltaThreshold,
         });
     }
 
@@ -358,6 +363,10 @@ public sealed class AlignmentRunStateMachine : MassTransitStateMachine<Alignment
             Attempt = c.Saga.Attempt, RowsLoaded = c.Saga.RowsLoaded, Disagreements = c.Saga.Disagreements,
             AgreeingRowsSkipped = c.Saga.AgreeingRowsSkipped, GuidelineCount = c.Saga.Guidelines.Count,
             ExactAgreement = c.Saga.Statistics?.ExactAgreement ?? 0, AlignedAt = c.Message.At,
+            TotalTokens = c.Saga.TokenUsage?.Total.TotalTokens,
+            TokensPerPhase = c.Saga.TokenUsage?.PerPhase.ToDictionary(p => p.Key, p => p.Value.TotalTokens, StringComparer.Ordinal),
+            VerificationImproved = c.Saga.Verification?.Improved,
+            VerificationSummary = c.Saga.Verification?.Summary,
         });
 
     static Task PublishFailed(BehaviorContext<AlignmentRunState, AlignmentRunPhaseFailed> c) =>
