@@ -72,15 +72,15 @@ public static class AlignmentDemo
         await EnsureSuccess(started, "start", ct);
         var run = (await started.Content.ReadFromJsonAsync<JsonObject>(ct))!;
         var runId = run["id"]!.GetValue<Guid>();
-        Say($"run {runId} started: {started.StatusCode} {started.Headers.Location}");
-
-        string? lastShown = null;
+        Say($"run {runId} started: {(int)started.StatusCode} {started.Headers.Location}");
+        string? lastShown = run["status"]!.GetValue<string>();
+        Say($"status: {lastShown}");
         while (true)
         {
             run = (await alignment.GetFromJsonAsync<JsonObject>($"api/alignment-runs/{runId}", ct))!;
             var status = run["status"]!.GetValue<string>();
             var phase = run["phase"] is JsonValue value ? value.GetValue<string>() : null;
-            var shown = phase is null ? status : $"{status} ({phase})";
+            var shown = phase is null || status != "running" ? status : $"{status} ({phase})";
             if (shown != lastShown) Say($"status: {shown}");
             lastShown = shown;
             if (status is "aligned" or "error" or "cancelled") break;
@@ -89,6 +89,12 @@ public static class AlignmentDemo
         if (run["status"]!.GetValue<string>() != "aligned")
             throw new InvalidOperationException($"the run ended {run["status"]}: {run["error"]?.ToJsonString()}");
 
+        foreach (var phase in run["phases"]!.AsArray())
+        {
+            var startedAt = phase!["startedAt"]!.GetValue<DateTimeOffset>();
+            var endedAt = phase["endedAt"]?.GetValue<DateTimeOffset>();
+            Say($"  phase {phase["phase"],-30} {startedAt:HH:mm:ss.fff} -> {endedAt:HH:mm:ss.fff} ({(endedAt - startedAt)?.TotalMilliseconds:0} ms)");
+        }
         var counts = run["counts"]!;
         Say($"aligned: {counts["disagreements"]} disagreements, {counts["agreeingRowsSkipped"]} agreeing rows skipped, {counts["rowsLoaded"]} rows loaded");
         Console.WriteLine();
