@@ -34,11 +34,22 @@ var annotations = builder.AddProject<Projects.Annotations>("annotations")
     .WithReference(metrics).WaitFor(metrics)
     .WithHttpHealthCheck("/health");
 
-builder.AddProject<Projects.Alignment>("alignment")
+var alignment = builder.AddProject<Projects.Alignment>("alignment")
     .WithReference(alignmentDb).WaitFor(alignmentDb)
     .WithReference(messaging).WaitFor(messaging)
     .WithReference(metrics).WaitFor(metrics)
     .WithReference(annotations).WaitFor(annotations)
     .WithHttpHealthCheck("/health");
+
+// Several instances share the run queue (competing consumers); each hears every cancellation.
+var alignmentReplicas = builder.Configuration.GetValue("Alignment:Replicas", 1);
+if (alignmentReplicas > 1) alignment.WithReplicas(alignmentReplicas);
+
+builder.AddProject<Projects.Web>("web")
+    .WithReference(metrics).WaitFor(metrics)
+    .WithReference(annotations).WaitFor(annotations)
+    .WithReference(alignment).WaitFor(alignment)
+    .WithHttpHealthCheck("/health")
+    .WithExternalHttpEndpoints();
 
 builder.Build().Run();

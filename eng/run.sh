@@ -17,6 +17,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 METRICS_URL=http://127.0.0.1:5101
 ANNOTATIONS_URL=http://127.0.0.1:5102
 ALIGNMENT_URL=http://127.0.0.1:5103
+WEB_URL=http://127.0.0.1:5104
 DASHBOARD_URL=http://127.0.0.1:18888
 
 echo "[run] building"
@@ -30,7 +31,7 @@ apphost=$!
 cleanup() { kill "$apphost" 2>/dev/null || true; wait "$apphost" 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 
-for url in "$METRICS_URL" "$ANNOTATIONS_URL" "$ALIGNMENT_URL"; do
+for url in "$METRICS_URL" "$ANNOTATIONS_URL" "$ALIGNMENT_URL" "$WEB_URL"; do
   deadline=$((SECONDS + 180))
   until [ "$(curl -s -m 3 "$url/health" 2>/dev/null)" = "Healthy" ]; do
     if ! kill -0 "$apphost" 2>/dev/null; then tail -n 40 "$log" >&2; echo "[run] the AppHost exited" >&2; exit 1; fi
@@ -50,6 +51,7 @@ dotnet run --project tools/Demo -c Release --no-build -- \
 cat <<EOF
 
 Metric Alignment is running:
+  Web                  $WEB_URL   (metrics, alignment runs, evaluations)
   Aspire dashboard     $DASHBOARD_URL
   Metrics API          $METRICS_URL/scalar   (OpenAPI: $METRICS_URL/openapi/v1.json)
   Annotations API      $ANNOTATIONS_URL/scalar

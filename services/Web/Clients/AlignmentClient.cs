@@ -1,0 +1,28 @@
+namespace MetricAlignment.Web.Clients;
+
+public sealed class AlignmentClient(HttpClient http) : ApiClient(http, "Alignment")
+{
+    public Task<ApiResult<List<EligibleEvaluation>>> EligibleEvaluationsAsync(Guid metricId, CancellationToken cancellationToken = default) =>
+        GetAsync<List<EligibleEvaluation>>($"api/metrics/{metricId}/eligible-evaluations", cancellationToken);
+
+    public Task<ApiResult<List<AlignmentRun>>> HistoryAsync(Guid metricId, CancellationToken cancellationToken = default) =>
+        GetAsync<List<AlignmentRun>>($"api/metrics/{metricId}/alignment-runs", cancellationToken);
+
+    public Task<ApiResult<AlignmentRun>> GetAsync(Guid runId, CancellationToken cancellationToken = default) =>
+        GetAsync<AlignmentRun>($"api/alignment-runs/{runId}", cancellationToken);
+
+    public Task<ApiResult<AlignmentRun>> StartAsync(StartAlignmentRequest request, CancellationToken cancellationToken = default) =>
+        PostAsync<AlignmentRun>("api/alignment-runs", request, cancellationToken);
+
+    public Task<ApiResult<CancelOutcome>> CancelAsync(Guid runId, CancellationToken cancellationToken = default) =>
+        PostAsync<CancelOutcome>($"api/alignment-runs/{runId}/cancel", null, cancellationToken);
+
+    public Task<ApiResult<AlignmentRun>> AcceptAsync(Guid runId, AcceptAlignmentRequest request, CancellationToken cancellationToken = default) =>
+        PostAsync<AlignmentRun>($"api/alignment-runs/{runId}/accept", request, cancellationToken);
+
+    public Task<ApiResult<AlignmentRun>> DiscardAsync(Guid runId, CancellationToken cancellationToken = default) =>
+        PostAsync<AlignmentRun>($"api/alignment-runs/{runId}/discard", null, cancellationToken);
+
+    public Task<ApiResult<AlignmentRun>> RetryAsync(Guid runId, CancellationToken cancellationToken = default) =>
+        PostAsync<AlignmentRun>($"api/alignment-runs/{runId}/retry", null, cancellationToken);
+}

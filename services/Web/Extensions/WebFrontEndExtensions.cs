@@ -1,0 +1,43 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using MetricAlignment.Web.Clients;
+using MetricAlignment.Web.Components;
+using Microsoft.Extensions.Http.Resilience;
+
+namespace MetricAlignment.Web.Extensions;
+
+public static class WebFrontEndExtensions
+{
+    /// <summary>Service names resolved by Aspire service discovery (services:metrics:http:0 and so on).</summary>
+    public const string MetricsAddress = "http://metrics";
+    public const string AnnotationsAddress = "http://annotations";
+    public const string AlignmentAddress = "http://alignment";
+
+    /// <summary>The services' JSON: camelCase names, enums as snake_case strings.</summary>
+    public static readonly JsonSerializerOptions ApiJson = new(JsonSerializerDefaults.Web)
+    {
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+    };
+
+    public static WebApplicationBuilder AddWebFrontEnd(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddRazorComponents().AddInteractiveServerComponents();
+        // A retried POST could queue a second alignment run or annotate twice; only reads are retried.
+        builder.Services.ConfigureAll<HttpStandardResilienceOptions>(options => options.Retry.DisableForUnsafeHttpMethods());
+        builder.Services.AddHttpClient<MetricsClient>(http => http.BaseAddress = new Uri(MetricsAddress));
+        builder.Services.AddHttpClient<AnnotationsClient>(http => http.BaseAddress = new Uri(AnnotationsAddress));
+        builder.Services.AddHttpClient<AlignmentClient>(http => http.BaseAddress = new Uri(AlignmentAddress));
+        return builder;
+    }
+
+    public static WebApplication UseWebFrontEnd(this WebApplication app)
+    {
+        if (!app.Environment.IsDevelopment())
+            app.UseExceptionHandler("/error", createScopeForErrors: true);
+        app.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true);
+        app.UseAntiforgery();
+        app.MapStaticAssets();
+        app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
+        return app;
+    }
+}
