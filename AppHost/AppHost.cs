@@ -45,6 +45,11 @@ var alignment = builder.AddProject<Projects.Alignment>("alignment")
 var alignmentReplicas = builder.Configuration.GetValue("Alignment:Replicas", 1);
 if (alignmentReplicas > 1) alignment.WithReplicas(alignmentReplicas);
 
+// A sample consumer of the public events: it shows how another service is meant to consume them.
+builder.AddProject<Projects.AuditLog>("audit-log")
+    .WithReference(messaging).WaitFor(messaging)
+    .WithHttpHealthCheck("/health");
+
 builder.AddProject<Projects.Web>("web")
     .WithReference(metrics).WaitFor(metrics)
     .WithReference(annotations).WaitFor(annotations)

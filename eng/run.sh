@@ -56,6 +56,7 @@ Metric Alignment is running:
   Metrics API          $METRICS_URL/scalar   (OpenAPI: $METRICS_URL/openapi/v1.json)
   Annotations API      $ANNOTATIONS_URL/scalar
   Alignment API        $ALIGNMENT_URL/scalar
+  Audit log (sample event consumer) http://127.0.0.1:5181/api/audit
   RabbitMQ management  $MA_RMQ_MANAGEMENT
 EOF
 
