@@ -12,7 +12,7 @@ namespace MetricAlignment.EndToEnd.Tests;
 /// The whole distributed app, started through the AppHost as in production, on the local PostgreSQL and RabbitMQ:
 /// databases and a vhost of its own, passed as the configured connection strings.
 /// </summary>
-public sealed class DistributedAppFixture : IAsyncLifetime
+public class DistributedAppFixture : IAsyncLifetime
 {
     public static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(4);
     public static readonly string[] Services = ["metrics", "annotations", "alignment"];
@@ -31,6 +31,7 @@ public sealed class DistributedAppFixture : IAsyncLifetime
 
         var args = _databases.Select(d => $"--ConnectionStrings:{d.Key}={d.Value}")
             .Append($"--ConnectionStrings:messaging={_vhost}")
+            .Concat(AppHostArguments)
             .ToArray();
         using var cts = new CancellationTokenSource(StartTimeout);
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.AppHost>(args, cts.Token);
@@ -41,11 +42,22 @@ public sealed class DistributedAppFixture : IAsyncLifetime
             options.TotalRequestTimeout.Timeout = TimeSpan.FromSeconds(120);
             options.CircuitBreaker.SamplingDuration = TimeSpan.FromSeconds(120);
         }));
+        await ConfigureAsync(builder);
         App = await builder.BuildAsync(cts.Token);
         await App.StartAsync(cts.Token);
         foreach (var service in Services)
             await App.ResourceNotifications.WaitForResourceHealthyAsync(service, cts.Token);
+        await OnStartedAsync(cts.Token);
     }
+
+    /// <summary>Extra AppHost arguments (configuration) of a fixture that needs the app set up differently.</summary>
+    protected virtual IEnumerable<string> AppHostArguments => [];
+
+    /// <summary>Changes to the app model before it is built, e.g. environment of one resource.</summary>
+    protected virtual Task ConfigureAsync(IDistributedApplicationTestingBuilder builder) => Task.CompletedTask;
+
+    /// <summary>Waits beyond the services being healthy, e.g. for every replica.</summary>
+    protected virtual Task OnStartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public HttpClient CreateClient(string service) => App.CreateHttpClient(service, "http");
 
@@ -70,7 +82,7 @@ public sealed class DistributedAppFixture : IAsyncLifetime
         }
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         if (App is not null) await App.DisposeAsync();
         foreach (var connectionString in _databases.Values)

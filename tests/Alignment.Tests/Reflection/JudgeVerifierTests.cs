@@ -4,6 +4,7 @@ using MetricAlignment.Alignment.Analysis;
 using MetricAlignment.Alignment.Distillation;
 using MetricAlignment.Alignment.Reflection;
 using MetricAlignment.Contracts;
+using MetricAlignment.TestSupport;
 
 namespace MetricAlignment.Alignment.Tests.Reflection;
 

@@ -4,6 +4,7 @@ using System.Text.RegularExpressions;
 using MetricAlignment.Alignment.Analysis;
 using MetricAlignment.Alignment.Distillation;
 using MetricAlignment.Alignment.Reflection;
+using MetricAlignment.TestSupport;
 
 namespace MetricAlignment.Alignment.Tests.Reflection;
 

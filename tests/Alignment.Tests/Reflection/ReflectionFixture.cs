@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using MetricAlignment.Alignment.Analysis;
 using MetricAlignment.Alignment.Reflection;
 using MetricAlignment.Contracts;
+using MetricAlignment.TestSupport;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Threading.Channels;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -8,11 +9,23 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace MetricAlignment.Alignment.Tests.Reflection;
+namespace MetricAlignment.TestSupport;
 
 /// <summary>A chat completions request as the server received it.</summary>
 public sealed record ChatRequest(int Index, JsonObject Json, IReadOnlyDictionary<string, string> Headers)
 {
+    readonly TaskCompletionSource aborted = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>The caller's TCP port, which identifies the process that sent the request.</summary>
+    public int RemotePort { get; init; }
+    /// <summary>Completes when the caller gave up on the request (cancelled it, or died) before it was answered.</summary>
+    public Task Aborted => aborted.Task;
+    public bool WasAborted => aborted.Task.IsCompleted;
+    public bool WasAnswered { get; private set; }
+
+    internal void MarkAborted() => aborted.TrySetResult();
+    internal void MarkAnswered() => WasAnswered = true;
+
     public string Model => Json["model"]?.GetValue<string>() ?? "";
     public string SchemaName => Json["response_format"]?["json_schema"]?["name"]?.GetValue<string>() ?? "";
     public string SystemPrompt => Message("system");
@@ -68,6 +81,7 @@ public sealed class ScriptedOpenAiServer : IAsyncDisposable
 {
     readonly WebApplication app;
     readonly ConcurrentQueue<ChatRequest> requests = new();
+    readonly Channel<ChatRequest> received = Channel.CreateUnbounded<ChatRequest>();
     int count;
 
     ScriptedOpenAiServer(WebApplication app) => this.app = app;
@@ -86,23 +100,53 @@ public sealed class ScriptedOpenAiServer : IAsyncDisposable
         {
             var json = (JsonObject)(await JsonNode.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted))!;
             var headers = context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase);
-            var request = new ChatRequest(Interlocked.Increment(ref server.count), json, headers);
+            var request = new ChatRequest(Interlocked.Increment(ref server.count), json, headers) { RemotePort = context.Connection.RemotePort };
             server.requests.Enqueue(request);
+            server.received.Writer.TryWrite(request);
             var response = handler(request);
-            if (response.Delay > TimeSpan.Zero)
+            try
             {
-                try { await Task.Delay(response.Delay, context.RequestAborted); }
-                catch (OperationCanceledException) { return; }
+                if (response.Delay > TimeSpan.Zero) await Task.Delay(response.Delay, context.RequestAborted);
+                context.Response.StatusCode = response.Status;
+                context.Response.ContentType = "application/json";
+                foreach (var (name, value) in response.Headers ?? new Dictionary<string, string>()) context.Response.Headers[name] = value;
+                await context.Response.WriteAsync(response.Body, context.RequestAborted);
+                request.MarkAnswered();
             }
-            context.Response.StatusCode = response.Status;
-            context.Response.ContentType = "application/json";
-            foreach (var (name, value) in response.Headers ?? new Dictionary<string, string>()) context.Response.Headers[name] = value;
-            await context.Response.WriteAsync(response.Body, context.RequestAborted);
+            // A write to a connection the caller dropped fails with an I/O error rather than a cancellation.
+            catch (Exception) when (context.RequestAborted.IsCancellationRequested)
+            {
+                request.MarkAborted();
+            }
         });
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         server.Endpoint = new Uri(address.TrimEnd('/') + "/v1/");
         return server;
+    }
+
+    /// <summary>The next request the server receives that matches, waiting at most <paramref name="timeout"/>.</summary>
+    public async Task<ChatRequest> NextRequestAsync(Func<ChatRequest, bool> match, TimeSpan timeout)
+    {
+        using var deadline = new CancellationTokenSource(timeout);
+        try
+        {
+            while (true)
+            {
+                var request = await received.Reader.ReadAsync(deadline.Token);
+                if (match(request)) return request;
+            }
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested)
+        {
+            throw new TimeoutException($"No matching chat completions request arrived within {timeout}.");
+        }
+    }
+
+    /// <summary>Forgets requests received so far, so that <see cref="NextRequestAsync"/> only sees later ones.</summary>
+    public void SkipReceived()
+    {
+        while (received.Reader.TryRead(out _)) { }
     }
 
     public async ValueTask DisposeAsync()
