@@ -8,6 +8,10 @@ namespace MetricAlignment.ServiceDefaults;
 public static class MessagingExtensions
 {
     public const string ConnectionName = "messaging";
+    public const string QuorumQueuesKey = "Messaging:QuorumQueues";
+
+    /// <summary>The longest the bus waits for in-flight messages when stopping; shorter when the host's budget is.</summary>
+    public static readonly TimeSpan MaxStopTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>
     /// MassTransit on RabbitMQ from the "messaging" connection string (amqp://user:password@host:port/vhost).
@@ -20,6 +24,8 @@ public static class MessagingExtensions
         var connectionString = builder.Configuration.GetConnectionString(ConnectionName)
             ?? throw new InvalidOperationException($"Connection string '{ConnectionName}' is not configured.");
         var broker = new Uri(connectionString);
+        var quorumQueues = builder.Configuration.GetValue<bool>(QuorumQueuesKey);
+        var shutdown = ShutdownExtensions.ShutdownTimeout(builder.Configuration);
 
         builder.Services.AddMassTransit(bus =>
         {
@@ -27,6 +33,8 @@ public static class MessagingExtensions
             // The usage report is an outbound call to the internet; platform deployments do not allow it.
             bus.ConfigureUsageTelemetryOptions(options => options.Enabled = false);
             configure?.Invoke(bus);
+            // On a cluster, classic queues live on one node; quorum queues are replicated and survive losing it.
+            if (quorumQueues) bus.AddConfigureEndpointsCallback((_, _, endpoint) => UseQuorumQueue(endpoint));
 
             bus.UsingRabbitMq((context, cfg) =>
             {
@@ -47,9 +55,25 @@ public static class MessagingExtensions
         {
             options.WaitUntilStarted = true;
             options.StartTimeout = TimeSpan.FromSeconds(60);
-            options.StopTimeout = TimeSpan.FromSeconds(30);
+            // Within the host's shutdown grace period: in-flight consumers get ConsumerStopTimeout to finish, then
+            // their CancellationToken fires and what they did not acknowledge goes back to the queue for another instance.
+            var (consumerStop, stop) = ShutdownExtensions.BusStopTimeouts(shutdown, MaxStopTimeout);
+            options.ConsumerStopTimeout = consumerStop;
+            options.StopTimeout = stop;
         });
         return builder;
+    }
+
+    /// <summary>
+    /// Durable, shared queues become quorum queues. A temporary endpoint (auto-delete, non-durable or exclusive, such as
+    /// the Alignment service's per-instance cancellation fan-out) stays classic: RabbitMQ refuses those as quorum queues.
+    /// </summary>
+    static void UseQuorumQueue(IReceiveEndpointConfigurator endpoint)
+    {
+        if (endpoint is not IRabbitMqReceiveEndpointConfigurator rabbit) return;
+        if (endpoint is MassTransit.RabbitMqTransport.Configuration.IRabbitMqReceiveEndpointConfiguration { Settings: var settings }
+            && (!settings.Durable || settings.AutoDelete || settings.Exclusive)) return;
+        rabbit.SetQuorumQueue();
     }
 
     static string VirtualHost(Uri broker)

@@ -13,6 +13,9 @@ namespace MetricAlignment.Alignment.Api;
 public static class AlignmentApi
 {
     const int HistoryLimit = 200;
+    /// <summary>Evaluations one run may name; the ids travel to Annotations in a query string, which servers cap at 8 KB.</summary>
+    public const string MaxEvaluationIdsKey = "Alignment:MaxEvaluationIdsPerRun";
+    public const int DefaultMaxEvaluationIds = 100;
 
     public static IEndpointRouteBuilder MapAlignmentRunEndpoints(this IEndpointRouteBuilder app)
     {
@@ -31,7 +34,8 @@ public static class AlignmentApi
     }
 
     static async Task<IResult> StartAsync(StartAlignmentRunRequest? request, IMetricsClient metrics, IAnnotationsClient annotations,
-        ProviderCatalog catalog, IRequestClient<StartAlignmentRun> start, NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+        ProviderCatalog catalog, IRequestClient<StartAlignmentRun> start, NpgsqlDataSource dataSource, IConfiguration configuration,
+        CancellationToken cancellationToken)
     {
         if (request is null)
             return Results.ValidationProblem(new Dictionary<string, string[]> { ["body"] = ["A JSON body is required."] });
@@ -39,6 +43,9 @@ public static class AlignmentApi
         if (request.MetricId is null || request.MetricId == Guid.Empty) errors["metricId"] = ["Choose the metric to align."];
         var evaluationIds = request.EvaluationIds ?? [];
         if (evaluationIds.Count == 0) errors["evaluationIds"] = ["Choose at least one completed evaluation."];
+        else if (evaluationIds.Count > configuration.GetValue(MaxEvaluationIdsKey, DefaultMaxEvaluationIds))
+            errors["evaluationIds"] = [$"A run may align at most {configuration.GetValue(MaxEvaluationIdsKey, DefaultMaxEvaluationIds)} evaluations; "
+                + $"{evaluationIds.Count} were given. Split them into several runs."];
         else if (evaluationIds.Distinct().Count() != evaluationIds.Count) errors["evaluationIds"] = ["An evaluation is listed more than once."];
         // Blank provider means the platform default (Alignment:DefaultProvider); the resolved names are stored on the run.
         var (reflection, reflectionError) = catalog.Select(request.ReflectionProvider, request.ReflectionModel, "reflectionProvider", "reflectionModel");
@@ -140,6 +147,7 @@ public static class AlignmentApi
         var status = AlignmentRunResponse.StatusOf(run.CurrentState);
         if (run.CurrentState is not ("Pending" or "Running"))
             return Results.Ok(new CancelResult(false, status, $"The run is {status}; only a pending or running run can be cancelled, so nothing changed."));
+        using var trace = RunTrace.Continue(run, "alignment.cancel");
         await publisher.Publish(new CancelAlignmentRun { RunId = id, Reason = "cancelled by request", RequestedAt = DateTimeOffset.UtcNow }, cancellationToken);
         return Results.Accepted($"/api/alignment-runs/{id}", new CancelResult(true, status, null));
     }
@@ -172,6 +180,7 @@ public static class AlignmentApi
                     extensions: new Dictionary<string, object?> { ["runVersion"] = run.MetricVersion, ["currentVersion"] = metric.CurrentVersion });
         }
 
+        using var trace = RunTrace.Continue(run, "alignment.accept");
         await publisher.Publish(new AcceptAlignmentRun
         {
             RunId = id, OverrideNewerVersion = request.OverrideNewerVersion, ForkName = Blank(request.ForkName), RequestedAt = DateTimeOffset.UtcNow,
@@ -184,6 +193,7 @@ public static class AlignmentApi
         var run = await AlignmentRunStore.GetAsync(dataSource, id, cancellationToken);
         if (run is null) return NotFound(id);
         if (Undecidable(run) is { } conflict) return conflict;
+        using var trace = RunTrace.Continue(run, "alignment.discard");
         await publisher.Publish(new DiscardAlignmentRun { RunId = id, RequestedAt = DateTimeOffset.UtcNow }, cancellationToken);
         return Results.Accepted($"/api/alignment-runs/{id}", AlignmentRunResponse.From(run));
     }
@@ -194,6 +204,7 @@ public static class AlignmentApi
         if (run is null) return NotFound(id);
         if (run.CurrentState != "Error")
             return Conflict("Only failed runs can be retried", $"The run is {AlignmentRunResponse.StatusOf(run.CurrentState)}; retry applies to runs in error.");
+        using var trace = RunTrace.Continue(run, "alignment.retry");
         await publisher.Publish(new RetryAlignmentRun { RunId = id, RequestedAt = DateTimeOffset.UtcNow }, cancellationToken);
         return Results.Accepted($"/api/alignment-runs/{id}", AlignmentRunResponse.From(run));
     }

@@ -30,6 +30,7 @@ public static class AlignmentServiceExtensions
         builder.Services.AddSingleton<IRunStatusReader, DatabaseRunStatusReader>();
         builder.Services.AddHostedService<StalledRunSweeper>();
         builder.Services.AddExceptionHandler<DependencyFailureHandler>();
+        builder.Services.AddPublishObserver<RunOutcomeMetrics>();
 
         // Unique per process, so that each instance has its own cancellation queue (fan-out).
         var instanceId = $"{Environment.MachineName}-{Guid.NewGuid():N}"[..Math.Min(48, Environment.MachineName.Length + 33)].ToLowerInvariant();

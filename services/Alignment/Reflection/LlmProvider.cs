@@ -3,6 +3,7 @@ using System.ClientModel.Primitives;
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Threading.RateLimiting;
+using MetricAlignment.ServiceDefaults;
 using OpenAI;
 using OpenAI.Chat;
 using Polly;
@@ -70,6 +71,13 @@ public sealed class LlmProvider
         var reservation = countedPrompt + call.MaxOutputTokens;
         meter.Reserve(call.Phase, reservation);
         var attempts = 0;
+        // One span per model call (retries included); prompts and keys stay out of telemetry.
+        using var span = Telemetry.ActivitySource.StartActivity("llm.chat", System.Diagnostics.ActivityKind.Client);
+        span?.SetTag("gen_ai.operation.name", "chat");
+        span?.SetTag("gen_ai.provider.name", Name);
+        span?.SetTag("gen_ai.request.model", call.Model);
+        span?.SetTag("llm.call", call.Phase);
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             var client = clients.GetOrAdd(call.Model, CreateClient);
@@ -93,6 +101,7 @@ public sealed class LlmProvider
             var completionTokens = completion.Usage is { OutputTokenCount: > 0 } used ? used.OutputTokenCount : TokenCounter.Count(text);
             meter.Record(call.Phase, promptTokens, completionTokens, reservation);
             reservation = 0;
+            RecordUsage(span, call.Model, promptTokens, completionTokens, attempts);
             return new ModelAnswer(text, promptTokens, completionTokens);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -130,8 +139,23 @@ public sealed class LlmProvider
         }
         finally
         {
+            // The reservation is only still held when the call did not complete.
+            if (reservation > 0) span?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, cancellationToken.IsCancellationRequested ? "cancelled" : "failed");
             if (reservation > 0) meter.Release(reservation);
+            Telemetry.LlmCallDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds,
+                new KeyValuePair<string, object?>(Telemetry.Tags.Provider, Name), new KeyValuePair<string, object?>(Telemetry.Tags.Model, call.Model));
         }
+    }
+
+    void RecordUsage(System.Diagnostics.Activity? span, string model, long promptTokens, long completionTokens, int attempts)
+    {
+        span?.SetTag("gen_ai.usage.input_tokens", promptTokens);
+        span?.SetTag("gen_ai.usage.output_tokens", completionTokens);
+        span?.SetTag("llm.attempts", attempts);
+        var provider = new KeyValuePair<string, object?>(Telemetry.Tags.Provider, Name);
+        var modelTag = new KeyValuePair<string, object?>(Telemetry.Tags.Model, model);
+        Telemetry.LlmTokens.Add(promptTokens, provider, modelTag, new KeyValuePair<string, object?>(Telemetry.Tags.Kind, "prompt"));
+        Telemetry.LlmTokens.Add(completionTokens, provider, modelTag, new KeyValuePair<string, object?>(Telemetry.Tags.Kind, "completion"));
     }
 
     ChatClient CreateClient(string model)

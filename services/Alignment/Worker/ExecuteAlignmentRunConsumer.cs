@@ -4,6 +4,7 @@ using MetricAlignment.Alignment.Clients;
 using MetricAlignment.Alignment.Messages;
 using MetricAlignment.Alignment.Reflection;
 using MetricAlignment.Alignment.StateMachines.AlignmentRun;
+using MetricAlignment.ServiceDefaults;
 using Microsoft.Extensions.Options;
 
 namespace MetricAlignment.Alignment.Worker;
@@ -31,6 +32,8 @@ public sealed class ExecuteAlignmentRunConsumer(
     public async Task Consume(ConsumeContext<ExecuteAlignmentRun> context)
     {
         var message = context.Message;
+        using var logScope = logger.BeginScope(Telemetry.RunScope(message.RunId, message.MetricId, message.Attempt));
+        System.Diagnostics.Activity.Current?.SetTag(Telemetry.Tags.RunId, message.RunId).SetTag(Telemetry.Tags.Attempt, message.Attempt);
         if (!await IsStillWantedAsync(message, context.CancellationToken))
         {
             logger.LogInformation("Skipping alignment run {RunId} attempt {Attempt}: it is no longer queued or running", message.RunId, message.Attempt);
@@ -53,14 +56,17 @@ public sealed class ExecuteAlignmentRunConsumer(
         catch (OperationCanceledException) when (stop.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested)
         {
             logger.LogInformation("Alignment run {RunId} attempt {Attempt} stopped in {Phase}: cancelled", message.RunId, message.Attempt, progress.Phase);
+            progress.EndPhase("cancelled");
         }
         catch (RunNoLongerWantedException)
         {
             logger.LogInformation("Alignment run {RunId} attempt {Attempt} stopped after {Phase}: no longer running", message.RunId, message.Attempt, progress.Phase);
+            progress.EndPhase("no longer running");
         }
         catch (Exception exception) when (!context.CancellationToken.IsCancellationRequested)
         {
             logger.LogWarning(exception, "Alignment run {RunId} attempt {Attempt} failed in {Phase}", message.RunId, message.Attempt, progress.Phase);
+            progress.EndPhase(exception.GetType().Name);
             await context.Publish(new AlignmentRunPhaseFailed
             {
                 RunId = message.RunId, Attempt = message.Attempt, Phase = progress.Phase,
@@ -69,6 +75,8 @@ public sealed class ExecuteAlignmentRunConsumer(
         }
         finally
         {
+            // Ends the last phase as it is, also when shutdown interrupted it (the message goes back to the queue).
+            progress.EndPhase(context.CancellationToken.IsCancellationRequested ? "interrupted" : null);
             await heartbeatStop.CancelAsync();
             await heartbeat;
             cancellations.Unregister(message.RunId, stop);
@@ -89,6 +97,9 @@ public sealed class ExecuteAlignmentRunConsumer(
         var sampler = verifying ? new VerificationSampler(definition, message.DeltaThreshold ?? 0, verificationOptions) : null;
         await foreach (var row in annotations.StreamResolvedRowsAsync(message.MetricId, message.EvaluationIds, cancellationToken))
         {
+            if (analyzer.RowsSeen >= settings.MaxRowsPerRun)
+                throw new DependencyFailedException($"The selected evaluations hold more than {settings.MaxRowsPerRun} resolved rows for metric "
+                    + $"'{metric.Key}', the most one run may load (Alignment:Worker:MaxRowsPerRun); select fewer evaluations.");
             analyzer.Add(row);
             sampler?.Add(row);
             progress.RowsLoaded = analyzer.RowsSeen;
@@ -150,8 +161,18 @@ public sealed class ExecuteAlignmentRunConsumer(
         }
     }
 
+    /// <summary>
+    /// Opens the phase's span (synchronously, so that it is the current activity for the rest of the phase, and the
+    /// model calls and service calls in it are its children), then checks the run is still wanted.
+    /// </summary>
+    Task EnterAsync(RunPhase phase, ExecuteAlignmentRun message, Progress progress, ConsumeContext context, CancellationToken cancellationToken)
+    {
+        progress.BeginPhase(phase, message);
+        return CheckAndReportAsync(phase, message, progress, context, cancellationToken);
+    }
+
     /// <summary>Between phases the run may have been cancelled or failed by the sweeper (also on another instance).</summary>
-    async Task EnterAsync(RunPhase phase, ExecuteAlignmentRun message, Progress progress, ConsumeContext context, CancellationToken cancellationToken)
+    async Task CheckAndReportAsync(RunPhase phase, ExecuteAlignmentRun message, Progress progress, ConsumeContext context, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         if (!await IsStillWantedAsync(message, cancellationToken)) throw new RunNoLongerWantedException();
@@ -207,6 +228,38 @@ public sealed class ExecuteAlignmentRunConsumer(
         public volatile int RowsLoadedValue;
         public RunPhase? Phase { get; set; }
         public int RowsLoaded { get => RowsLoadedValue; set => RowsLoadedValue = value; }
+
+        RunPhase? timedPhase;
+        long phaseStarted;
+        System.Diagnostics.Activity? span;
+
+        /// <summary>Ends the previous phase's span and timing and starts the next, under the consume span.</summary>
+        public void BeginPhase(RunPhase phase, ExecuteAlignmentRun message)
+        {
+            EndPhase(null);
+            var name = AlignmentRunStateMachine.PhaseName(phase);
+            timedPhase = phase;
+            phaseStarted = System.Diagnostics.Stopwatch.GetTimestamp();
+            span = Telemetry.ActivitySource.StartActivity("alignment.phase");
+            if (span is null) return;
+            span.DisplayName = $"alignment.phase {name}";
+            span.SetTag(Telemetry.Tags.RunId, message.RunId);
+            span.SetTag(Telemetry.Tags.MetricId, message.MetricId);
+            span.SetTag(Telemetry.Tags.Phase, name);
+            span.SetTag(Telemetry.Tags.Attempt, message.Attempt);
+        }
+
+        /// <summary>Records the open phase's duration; <paramref name="failure"/> marks its span as failed.</summary>
+        public void EndPhase(string? failure)
+        {
+            if (timedPhase is { } phase)
+                Telemetry.RecordPhaseDuration(AlignmentRunStateMachine.PhaseName(phase), System.Diagnostics.Stopwatch.GetElapsedTime(phaseStarted));
+            timedPhase = null;
+            if (span is null) return;
+            if (failure is not null) span.SetStatus(System.Diagnostics.ActivityStatusCode.Error, failure);
+            span.Dispose();
+            span = null;
+        }
     }
 
     sealed class RunNoLongerWantedException : Exception;

@@ -16,4 +16,6 @@ public sealed class WorkerOptions
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(30);
     /// <summary>Disagreement traces kept for distillation.</summary>
     public int MaxTraces { get; set; } = 200;
+    /// <summary>Resolved rows one run may load; a larger selection fails the run instead of exhausting memory and LLM budget.</summary>
+    public int MaxRowsPerRun { get; set; } = 1_000_000;
 }

@@ -31,6 +31,8 @@ public static class EvaluationEndpoints
 
         evaluations.MapPost("/import", ImportAsync)
             .Accepts<string>(false, "application/x-ndjson")
+            // The import enforces its own, larger limit (Annotations:Import:MaxBodyBytes) instead of the API default.
+            .WithMetadata(new Microsoft.AspNetCore.Mvc.DisableRequestSizeLimitAttribute())
             .WithSummary("Imports a whole evaluation from JSON Lines (docs/import-format.md); all or nothing.");
 
         evaluations.MapPost("/{id:guid}/complete", async Task<Results<Ok<EvaluationView>, ProblemHttpResult>> (

@@ -32,11 +32,14 @@ public static class NdjsonLineReader
             while (TryReadLine(ref buffer, out var line))
             {
                 lineNumber++;
+                // A long line can arrive whole in one read; the limit holds however the body was chunked.
+                if (line.Length > maxLineBytes) throw new LineTooLongException(lineNumber, maxLineBytes);
                 if (!IsBlank(line)) parsed.Add(parse(lineNumber, line));
             }
             if (result.IsCompleted && buffer.Length > 0)
             {
                 lineNumber++;
+                if (buffer.Length > maxLineBytes) throw new LineTooLongException(lineNumber, maxLineBytes);
                 if (!IsBlank(buffer)) parsed.Add(parse(lineNumber, buffer));
                 buffer = buffer.Slice(buffer.End);
             }

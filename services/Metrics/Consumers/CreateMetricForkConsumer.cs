@@ -1,6 +1,7 @@
 using MassTransit;
 using MetricAlignment.Contracts;
 using MetricAlignment.Metrics.Domain;
+using MetricAlignment.ServiceDefaults;
 
 namespace MetricAlignment.Metrics.Consumers;
 
@@ -12,6 +13,8 @@ public sealed class CreateMetricForkConsumer(MetricChanges changes, ILogger<Crea
     public async Task Consume(ConsumeContext<CreateMetricFork> context)
     {
         var request = context.Message;
+        using var logScope = logger.BeginScope(Telemetry.RunScope(request.RunId, request.MetricId));
+        System.Diagnostics.Activity.Current?.SetTag(Telemetry.Tags.RunId, request.RunId).SetTag(Telemetry.Tags.MetricId, request.MetricId);
         var errors = new ValidationErrors();
         MetricRules.ValidatePrompts(request.SystemPrompt, request.UserPromptTemplate, errors);
         if (request.Name is not null) MetricRules.ValidateName(request.Name, errors);

@@ -1,6 +1,7 @@
 using MassTransit;
 using MetricAlignment.Contracts;
 using MetricAlignment.Metrics.Domain;
+using MetricAlignment.ServiceDefaults;
 
 namespace MetricAlignment.Metrics.Consumers;
 
@@ -10,6 +11,8 @@ public sealed class CreateMetricVersionConsumer(MetricChanges changes, ILogger<C
     public async Task Consume(ConsumeContext<CreateMetricVersion> context)
     {
         var request = context.Message;
+        using var logScope = logger.BeginScope(Telemetry.RunScope(request.RunId, request.MetricId));
+        System.Diagnostics.Activity.Current?.SetTag(Telemetry.Tags.RunId, request.RunId).SetTag(Telemetry.Tags.MetricId, request.MetricId);
         var errors = new ValidationErrors();
         MetricRules.ValidatePrompts(request.SystemPrompt, request.UserPromptTemplate, errors);
         MetricRules.ValidateChangeNote(request.ChangeNote, errors, required: true);

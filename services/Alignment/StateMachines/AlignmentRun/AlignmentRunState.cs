@@ -63,6 +63,8 @@ public sealed class AlignmentRunState : SagaStateMachineInstance, ISagaVersion
     public string? OutcomeMetricKey { get; set; }
     public int? OutcomeVersion { get; set; }
     public DateTimeOffset? DecidedAt { get; set; }
+    /// <summary>W3C trace parent of the run's start, so that later decisions join the run's trace (see RunTrace).</summary>
+    public string? TraceParent { get; set; }
 }
 
 public sealed record PhaseRecord

@@ -205,6 +205,7 @@ public sealed class AlignmentRunStateMachine : MassTransitStateMachine<Alignment
         run.JudgeModel = message.JudgeModel;
         run.DeltaThreshold = message.DeltaThreshold;
         if (run.CreatedAt == default) run.CreatedAt = Now();
+        run.TraceParent ??= RunTrace.CurrentParent();
     }
 
     /// <summary>A fresh attempt: the previous attempt's progress and result are cleared (its record stays in Attempts).</summary>

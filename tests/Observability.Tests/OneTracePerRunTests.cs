@@ -1,0 +1,200 @@
+extern alias alignment;
+extern alias metrics;
+
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Runtime.CompilerServices;
+using System.Text.Json.Nodes;
+using alignment::MetricAlignment.Alignment.Clients;
+using MetricAlignment.Contracts;
+using MetricAlignment.ServiceDefaults;
+using MetricAlignment.TestSupport;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using AlignmentProgram = alignment::Program;
+using MetricsProgram = metrics::Program;
+
+namespace MetricAlignment.Observability.Tests;
+
+/// <summary>
+/// The Alignment service and the real Metrics service in one process on one vhost (Annotations faked), so the spans of
+/// both hosts can be collected together and compared.
+/// </summary>
+public sealed class One_trace_per_run : IAsyncLifetime
+{
+    readonly SpanCollector spans = new();
+    readonly MeasurementCollector measurements = new();
+    readonly FakeAnnotations annotations = new();
+    string alignmentDatabase = null!;
+    string metricsDatabase = null!;
+    string virtualHost = null!;
+    WebApplicationFactory<MetricsProgram> metricsService = null!;
+    WebApplicationFactory<AlignmentProgram> alignmentService = null!;
+    HttpClient alignment = null!;
+    HttpClient metricsApi = null!;
+
+    public async Task InitializeAsync()
+    {
+        alignmentDatabase = await TestInfrastructure.CreateDatabaseAsync("obs_alignment");
+        metricsDatabase = await TestInfrastructure.CreateDatabaseAsync("obs_metrics");
+        virtualHost = await TestInfrastructure.CreateVirtualHostAsync("observability");
+        metricsService = new WebApplicationFactory<MetricsProgram>().WithWebHostBuilder(web =>
+        {
+            web.UseSetting("ConnectionStrings:metricsdb", metricsDatabase);
+            web.UseSetting("ConnectionStrings:messaging", virtualHost);
+        });
+        metricsApi = metricsService.CreateClient();
+        (await metricsApi.GetAsync("/health")).EnsureSuccessStatusCode();
+
+        alignmentService = new WebApplicationFactory<AlignmentProgram>().WithWebHostBuilder(web =>
+        {
+            web.UseSetting("ConnectionStrings:alignmentdb", alignmentDatabase);
+            web.UseSetting("ConnectionStrings:messaging", virtualHost);
+            web.ConfigureTestServices(services =>
+            {
+                services.RemoveAll<IMetricsClient>();
+                services.RemoveAll<IAnnotationsClient>();
+                // The real Metrics service answers the metric look-ups; only Annotations is faked.
+                services.AddSingleton<IMetricsClient>(new MetricsClient(metricsService.CreateClient()));
+                services.AddSingleton<IAnnotationsClient>(annotations);
+            });
+        });
+        alignment = alignmentService.CreateClient();
+        (await alignment.GetAsync("/health")).EnsureSuccessStatusCode();
+    }
+
+    public async Task DisposeAsync()
+    {
+        alignment.Dispose();
+        metricsApi.Dispose();
+        await alignmentService.DisposeAsync();
+        await metricsService.DisposeAsync();
+        spans.Dispose();
+        measurements.Dispose();
+        await TestInfrastructure.DropDatabaseAsync(alignmentDatabase);
+        await TestInfrastructure.DropDatabaseAsync(metricsDatabase);
+        await TestInfrastructure.DeleteVirtualHostAsync(virtualHost);
+    }
+
+    [Fact]
+    public async Task The_start_request_the_worker_phases_and_the_Metrics_service_applying_the_accept_share_one_trace()
+    {
+        var builtIns = await metricsApi.GetFromJsonAsync<JsonArray>("/api/metrics?kind=built_in");
+        var metricId = Guid.Parse((string)builtIns!.First(m => (string?)m!["type"] == "quantitative")!["id"]!);
+        var evaluation = annotations.AddEvaluation(metricId);
+
+        var started = await alignment.PostAsJsonAsync("/api/alignment-runs",
+            new { metricId, evaluationIds = new[] { evaluation.EvaluationId }, deltaThreshold = 2 });
+        started.StatusCode.Should().Be(HttpStatusCode.Accepted, await started.Content.ReadAsStringAsync());
+        var runId = Guid.Parse((string)(await started.Content.ReadFromJsonAsync<JsonObject>())!["id"]!);
+        (await WaitForStatusAsync(runId, "aligned"))["status"]!.GetValue<string>().Should().Be("aligned");
+
+        var accepted = await alignment.PostAsJsonAsync($"/api/alignment-runs/{runId}/accept", new { });
+        accepted.StatusCode.Should().Be(HttpStatusCode.Accepted, await accepted.Content.ReadAsStringAsync());
+        (await WaitForStatusAsync(runId, "accepted"))["status"]!.GetValue<string>().Should().Be("accepted");
+
+        var startRequest = await spans.WaitForAsync(s => s.Kind == ActivityKind.Server && s.Source.Name == "Microsoft.AspNetCore"
+            && s.GetTagItem("http.request.method") as string == "POST" && (s.GetTagItem("url.path") as string)?.TrimEnd('/') == "/api/alignment-runs",
+            "the POST that started the run");
+        var phases = new List<Activity>();
+        foreach (var phase in new[] { "loading_annotations", "building_disagreement_traces", "distilling_guidelines", "finalizing" })
+            phases.Add(await spans.WaitForAsync(s => s.OperationName == "alignment.phase" && Equals(s.GetTagItem(Telemetry.Tags.RunId), runId)
+                && s.GetTagItem(Telemetry.Tags.Phase) as string == phase, $"worker phase {phase}"));
+        var forkConsumed = await spans.WaitForAsync(s => s.Kind == ActivityKind.Consumer && s.Source.Name == "MassTransit"
+            && SpanCollector.HasTagContaining(s, nameof(CreateMetricFork)) && Equals(s.GetTagItem(Telemetry.Tags.RunId), runId),
+            "the Metrics service consuming CreateMetricFork");
+
+        phases.Should().AllSatisfy(phase => phase.TraceId.Should().Be(startRequest.TraceId, SpanCollector.Describe(phase)));
+        phases.Select(p => p.GetTagItem(Telemetry.Tags.Attempt)).Should().AllBeEquivalentTo(1);
+        phases.Select(p => p.GetTagItem(Telemetry.Tags.MetricId)).Should().AllBeEquivalentTo(metricId);
+        forkConsumed.TraceId.Should().Be(startRequest.TraceId, SpanCollector.Describe(forkConsumed));
+
+        // The same run, measured: both outcomes counted, every phase timed, its three disagreements recorded.
+        var outcomes = measurements.Of("alignment.runs").Select(m => m.Tags[Telemetry.Tags.Outcome]).ToList();
+        outcomes.Should().Contain(["aligned", "accepted"]);
+        measurements.Of("alignment.phase.duration").Select(m => m.Tags[Telemetry.Tags.Phase]).Distinct().Should()
+            .BeEquivalentTo(["loading_annotations", "building_disagreement_traces", "distilling_guidelines", "finalizing"]);
+        measurements.Of("alignment.run.disagreements").Select(m => m.Value).Should().Contain(3);
+    }
+
+    [Fact]
+    public async Task The_accept_request_keeps_its_own_trace_but_links_to_the_run()
+    {
+        var builtIns = await metricsApi.GetFromJsonAsync<JsonArray>("/api/metrics?kind=built_in");
+        var metricId = Guid.Parse((string)builtIns!.First(m => (string?)m!["type"] == "quantitative")!["id"]!);
+        var evaluation = annotations.AddEvaluation(metricId);
+        var started = await alignment.PostAsJsonAsync("/api/alignment-runs",
+            new { metricId, evaluationIds = new[] { evaluation.EvaluationId }, deltaThreshold = 2 });
+        var runId = Guid.Parse((string)(await started.Content.ReadFromJsonAsync<JsonObject>())!["id"]!);
+        await WaitForStatusAsync(runId, "aligned");
+
+        (await alignment.PostAsJsonAsync($"/api/alignment-runs/{runId}/accept", new { })).StatusCode.Should().Be(HttpStatusCode.Accepted);
+
+        var acceptRequest = await spans.WaitForAsync(s => s.Kind == ActivityKind.Server && s.Source.Name == "Microsoft.AspNetCore"
+            && (s.GetTagItem("url.path") as string) == $"/api/alignment-runs/{runId}/accept", "the accept request");
+        var accept = await spans.WaitForAsync(s => s.OperationName == "alignment.accept" && Equals(s.GetTagItem(Telemetry.Tags.RunId), runId),
+            "the span continuing the run's trace");
+        var phase = await spans.WaitForAsync(s => s.OperationName == "alignment.phase" && Equals(s.GetTagItem(Telemetry.Tags.RunId), runId), "a phase");
+
+        accept.TraceId.Should().Be(phase.TraceId);
+        acceptRequest.TraceId.Should().NotBe(phase.TraceId);
+        accept.Links.Select(l => l.Context.SpanId).Should().Contain(acceptRequest.SpanId);
+        acceptRequest.Links.Select(l => l.Context.SpanId).Should().Contain(accept.SpanId);
+    }
+
+    async Task<JsonNode> WaitForStatusAsync(Guid runId, string status)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(45);
+        while (true)
+        {
+            var run = JsonNode.Parse(await alignment.GetStringAsync($"/api/alignment-runs/{runId}"))!;
+            if ((string?)run["status"] == status || DateTime.UtcNow > deadline) return run;
+            await Task.Delay(100);
+        }
+    }
+
+    sealed class FakeAnnotations : IAnnotationsClient
+    {
+        readonly Dictionary<Guid, List<EligibleEvaluation>> eligible = new();
+
+        public EligibleEvaluation AddEvaluation(Guid metricId)
+        {
+            var evaluation = new EligibleEvaluation
+            {
+                EvaluationId = Guid.NewGuid(), Name = "eval", Status = "completed", CreatedAt = DateTimeOffset.UtcNow, RowCount = 6, ResolvedRowCount = 6,
+            };
+            lock (eligible)
+            {
+                if (!eligible.TryGetValue(metricId, out var list)) eligible[metricId] = list = [];
+                list.Add(evaluation);
+            }
+            return evaluation;
+        }
+
+        public Task<IReadOnlyList<EligibleEvaluation>> GetEligibleEvaluationsAsync(Guid metricId, CancellationToken cancellationToken)
+        {
+            lock (eligible)
+                return Task.FromResult<IReadOnlyList<EligibleEvaluation>>(eligible.TryGetValue(metricId, out var list) ? list.ToList() : []);
+        }
+
+        /// <summary>Six rows, three of them with the judge two points above the humans.</summary>
+        public async IAsyncEnumerable<ResolvedRow> StreamResolvedRowsAsync(Guid metricId, IReadOnlyList<Guid> evaluationIds,
+            [EnumeratorCancellation] CancellationToken cancellationToken)
+        {
+            foreach (var (judge, human) in new[] { (5.0, 3.0), (4.0, 4.0), (5.0, 2.0), (3.0, 3.0), (4.0, 2.0), (2.0, 2.0) })
+            {
+                await Task.Yield();
+                yield return new ResolvedRow
+                {
+                    RowId = Guid.NewGuid(), EvaluationId = evaluationIds[0], Input = new RowInput { Text = "Summarise the article." },
+                    Output = "A summary.", MetricId = metricId, MetricKey = "faithfulness", JudgeScore = judge, ResolvedScore = human,
+                    JudgeExplanation = "Looks faithful.", ResolutionMethod = "single_reviewer",
+                    Reviewers = [new ReviewerAnnotation { ReviewerId = "r1", Score = human, Comment = "Invents a date.", AnnotatedAt = DateTimeOffset.UtcNow }],
+                };
+            }
+        }
+    }
+}
