@@ -1,0 +1,58 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace MetricAlignment.Bench;
+
+public static class Measure
+{
+    public static async Task<TimeSpan> TimeAsync(Func<Task> action)
+    {
+        var watch = Stopwatch.StartNew();
+        await action();
+        return watch.Elapsed;
+    }
+
+    public static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        if (sorted.Length == 0) return double.NaN;
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+
+    /// <summary>Nearest-rank percentile of <paramref name="sorted"/> (ascending), p in 0..100.</summary>
+    public static double Percentile(double[] sorted, double p)
+    {
+        if (sorted.Length == 0) return double.NaN;
+        var rank = (int)Math.Ceiling(p / 100 * sorted.Length);
+        return sorted[Math.Clamp(rank - 1, 0, sorted.Length - 1)];
+    }
+
+    public static double Megabytes(long bytes) => bytes / (1024.0 * 1024.0);
+
+    public static long OwnPeakResidentBytes => ServiceProcess.ReadStatusKilobytes(Environment.ProcessId, "VmHWM") * 1024;
+
+    public static bool ResetOwnPeak() => ServiceProcess.ResetPeak(Environment.ProcessId);
+
+    public static HttpClient Client(Uri address, int maxConnections = 64) =>
+        new(new SocketsHttpHandler { MaxConnectionsPerServer = maxConnections, PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5) })
+        {
+            BaseAddress = address,
+            Timeout = Timeout.InfiniteTimeSpan,
+        };
+
+    /// <summary>Posts an NDJSON import of generated rows to the Annotations service; returns the evaluation id.</summary>
+    public static async Task<Guid> ImportAsync(HttpClient annotations, string name, int rows, int seed, CancellationToken cancellationToken = default)
+    {
+        using var content = new NdjsonImportContent(name, RowGenerator.Rows(rows, seed));
+        content.Headers.ContentType = new("application/x-ndjson");
+        using var response = await annotations.PostAsync("api/evaluations/import", content, cancellationToken);
+        if (response.StatusCode != HttpStatusCode.Created)
+            throw new InvalidOperationException($"Import of {rows} rows answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(cancellationToken)}");
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>(cancellationToken);
+        var stored = body.GetProperty("rows").GetInt32();
+        if (stored != rows) throw new InvalidOperationException($"Import stored {stored} rows instead of {rows}.");
+        return body.GetProperty("evaluationId").GetGuid();
+    }
+}
