@@ -4,6 +4,8 @@
 #   eng/infra.sh down     stop both
 #   eng/infra.sh status   say what runs
 #   eng/infra.sh env      print the connection strings as shell exports (source it: eval "$(eng/infra.sh env)")
+#   eng/infra.sh stop-postgres|start-postgres|stop-rabbitmq|start-rabbitmq
+#                         stop or start one of them (fault tests run these on private instances made with MA_STATE_DIR and MA_*_PORT)
 # Idempotent: a second `up` finds both running and returns at once. Nothing system-wide is started, nothing
 # listens on a default port or on any interface but loopback.
 set -euo pipefail
@@ -209,5 +211,9 @@ case "${1:-}" in
   down) pg_down; rmq_down; status >&2 ;;
   status) status ;;
   env) print_env ;;
-  *) echo "usage: $0 up|down|status|env" >&2; exit 2 ;;
+  stop-postgres) pg_down ;;
+  start-postgres) pg_up ;;
+  stop-rabbitmq) rmq_down ;;
+  start-rabbitmq) rmq_up ;;
+  *) echo "usage: $0 up|down|status|env|stop-postgres|start-postgres|stop-rabbitmq|start-rabbitmq" >&2; exit 2 ;;
 esac

@@ -55,6 +55,25 @@ public sealed class ResolvedRowsStreamTests(AnnotationsApiFactory api) : IClassF
     }
 
     [Fact]
+    public async Task Each_line_has_the_contracts_json_shape_with_the_stored_json_columns_passed_through()
+    {
+        var response = await client.GetAsync(Query(limit: 3));
+        var lines = (await response.Content.ReadAsStringAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+
+        lines.Should().HaveCount(3, "every row, with its JSON columns, stays on one line");
+        var line = System.Text.Json.Nodes.JsonNode.Parse(lines[0])!.AsObject();
+        var row = System.Text.Json.JsonSerializer.Deserialize<ResolvedRow>(lines[0], System.Text.Json.JsonSerializerOptions.Web)!;
+        var contract = System.Text.Json.JsonSerializer.SerializeToNode(row, System.Text.Json.JsonSerializerOptions.Web)!.AsObject();
+        line.Select(p => p.Key).Should().Equal(contract.Select(p => p.Key), "the hand-written line follows the contract's property order");
+        line["input"]!.AsObject().Select(p => p.Key).Should().Equal("text", "messages");
+        row.Tags.Should().Equal(new Dictionary<string, string> { ["system"] = "test" });
+        row.Input.Text.Should().BeNull();
+        row.Input.Messages.Should().ContainSingle().Which.Content.Should().StartWith("Summarise article stream ");
+        row.Reviewers.Should().ContainSingle().Which.AnnotatedAt.Should().BeAfter(DateTimeOffset.UnixEpoch);
+        row.MetricKey.Should().Be("fluency");
+    }
+
+    [Fact]
     public async Task Paging_with_after_and_limit_returns_the_same_rows_as_one_stream()
     {
         var all = await StreamAsync(Query());

@@ -12,7 +12,8 @@ namespace MetricAlignment.Alignment.Api;
 
 public static class AlignmentApi
 {
-    const int HistoryLimit = 200;
+    public const int DefaultHistoryPageSize = 50;
+    public const int MaxHistoryPageSize = 200;
     /// <summary>Evaluations one run may name; the ids travel to Annotations in a query string, which servers cap at 8 KB.</summary>
     public const string MaxEvaluationIdsKey = "Alignment:MaxEvaluationIdsPerRun";
     public const int DefaultMaxEvaluationIds = 100;
@@ -127,10 +128,33 @@ public static class AlignmentApi
         return run is null ? NotFound(id) : Results.Ok(AlignmentRunResponse.From(run));
     }
 
-    static async Task<IResult> HistoryAsync(Guid metricId, NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    /// <summary>
+    /// A page of run summaries, newest first. The next page is asked for with ?before= the last run's id (also given in
+    /// a Link rel="next" header when the page is full).
+    /// </summary>
+    static async Task<IResult> HistoryAsync(Guid metricId, HttpContext http, NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {
-        var runs = await AlignmentRunStore.ListByMetricAsync(dataSource, metricId, HistoryLimit, cancellationToken);
-        return Results.Ok(runs.Select(AlignmentRunResponse.From));
+        var query = http.Request.Query;
+        var errors = new Dictionary<string, string[]>();
+        var limit = DefaultHistoryPageSize;
+        if (query.TryGetValue("limit", out var limitText)
+            && (!int.TryParse(limitText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out limit)
+                || limit < 1 || limit > MaxHistoryPageSize))
+            errors["limit"] = [$"The page size must be a whole number from 1 to {MaxHistoryPageSize}."];
+        Guid? before = null;
+        if (query.TryGetValue("before", out var beforeText))
+        {
+            if (Guid.TryParse(beforeText, out var cursor)) before = cursor;
+            else errors["before"] = ["The cursor must be the id of the last run of the previous page."];
+        }
+        if (errors.Count > 0) return Results.ValidationProblem(errors);
+
+        var runs = await AlignmentRunStore.ListSummariesByMetricAsync(dataSource, metricId, limit, before, cancellationToken);
+        if (runs is null)
+            return Results.ValidationProblem(new Dictionary<string, string[]> { ["before"] = [$"Run {before} is not a run of metric {metricId}."] });
+        if (runs.Count == limit)
+            http.Response.Headers.Link = $"</api/metrics/{metricId}/alignment-runs?limit={limit}&before={runs[^1].Run.CorrelationId}>; rel=\"next\"";
+        return Results.Ok(runs.Select(r => AlignmentRunSummary.From(r.Run, r.GuidelineCount)));
     }
 
     static async Task<IResult> EligibleAsync(Guid metricId, IMetricsClient metrics, IAnnotationsClient annotations, CancellationToken cancellationToken)

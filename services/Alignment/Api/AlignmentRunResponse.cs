@@ -70,6 +70,47 @@ public sealed record AlignmentRunResponse
     };
 }
 
+/// <summary>
+/// A run as the history lists it: what a list row shows and what decides the actions offered on it. The agreement
+/// statistics, guidelines, refined prompt, verification, token usage, warnings, attempts and phases are only on
+/// GET /api/alignment-runs/{id}.
+/// </summary>
+public sealed record AlignmentRunSummary
+{
+    public required Guid Id { get; init; }
+    public required string Status { get; init; }
+    public required RunMetric Metric { get; init; }
+    public required RunOptions Options { get; init; }
+    public RunPhase? Phase { get; init; }
+    public required RunProgress Progress { get; init; }
+    public required RunCounts Counts { get; init; }
+    public RunError? Error { get; init; }
+    public string? CancelReason { get; init; }
+    public required int Attempt { get; init; }
+    public RunOutcome? Outcome { get; init; }
+    public RunError? AcceptRejection { get; init; }
+    public required DateTimeOffset CreatedAt { get; init; }
+    public required DateTimeOffset UpdatedAt { get; init; }
+
+    public static AlignmentRunSummary From(AlignmentRunState run, int guidelineCount) => new()
+    {
+        Id = run.CorrelationId,
+        Status = AlignmentRunResponse.StatusOf(run.CurrentState),
+        Metric = new RunMetric(run.MetricId, run.MetricKey, run.MetricName, run.MetricKind, run.MetricType, run.MetricVersion),
+        Options = new RunOptions(run.EvaluationIds, run.ReflectionProvider, run.ReflectionModel, run.JudgeProvider, run.JudgeModel, run.DeltaThreshold),
+        Phase = run.Phase,
+        Progress = new RunProgress(run.RowsLoaded, run.LastProgressAt),
+        Counts = new RunCounts(run.RowsLoaded, run.Disagreements, run.AgreeingRowsSkipped, guidelineCount),
+        Error = run.ErrorDetail is null ? null : new RunError(run.ErrorPhase ?? "queued", run.ErrorDetail),
+        CancelReason = run.CurrentState == "Cancelled" ? run.CancelReason : null,
+        Attempt = run.Attempt,
+        Outcome = run.Outcome is null ? null : new RunOutcome(run.Outcome, run.OutcomeMetricId, run.OutcomeMetricKey, run.OutcomeVersion, run.DecidedAt),
+        AcceptRejection = run.AcceptRejectionReason is null ? null : new RunError(run.AcceptRejectionReason, run.AcceptRejectionDetail ?? ""),
+        CreatedAt = run.CreatedAt,
+        UpdatedAt = run.UpdatedAt,
+    };
+}
+
 public sealed record RunMetric(Guid Id, string? Key, string? Name, string? Kind, string? Type, int Version);
 public sealed record RunOptions(IReadOnlyList<Guid> EvaluationIds, string? ReflectionProvider, string? ReflectionModel,
     string? JudgeProvider, string? JudgeModel, double? DeltaThreshold);

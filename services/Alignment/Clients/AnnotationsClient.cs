@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.IO.Pipelines;
 using System.Net;
 using System.Net.Http.Json;
 using System.Runtime.CompilerServices;
@@ -45,28 +47,73 @@ public sealed class AnnotationsClient(HttpClient http) : IAnnotationsClient
         var query = string.Join("&", evaluationIds.Select(id => $"evaluationId={id}"));
         using var request = new HttpRequestMessage(HttpMethod.Get, $"api/metrics/{metricId}/resolved-rows?{query}");
         request.Headers.Accept.ParseAdd("application/x-ndjson");
-        // Headers only: the body is read line by line, so memory does not grow with the number of rows.
+        // Headers only: the body is read line by line, so memory does not grow with the number of rows. The standard
+        // resilience handler's timeouts (30 s total) end with the headers, so a long stream is bounded by the run's
+        // cancellation alone (AnnotationsClientTests reads a stream that outlasts both timeouts).
         using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
         if (!response.IsSuccessStatusCode)
             throw new DependencyFailedException($"The Annotations service answered {(int)response.StatusCode} {response.ReasonPhrase} when asked for the resolved rows of metric {metricId}.");
         await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
-        using var reader = new StreamReader(stream);
-        var lineNumber = 0;
-        while (await reader.ReadLineAsync(cancellationToken) is { } line)
+        var reader = PipeReader.Create(stream);
+        try
         {
-            lineNumber++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            ResolvedRow? row;
-            try
+            var lineNumber = 0;
+            while (true)
             {
-                row = JsonSerializer.Deserialize<ResolvedRow>(line, Json);
+                var read = await reader.ReadAsync(cancellationToken);
+                var buffer = read.Buffer;
+                // Lines are parsed from the UTF-8 bytes where they lie: no string per line.
+                while (TryReadLine(ref buffer, out var line))
+                {
+                    lineNumber++;
+                    if (Parse(line, lineNumber, metricId) is { } row) yield return row;
+                }
+                if (read.IsCompleted)
+                {
+                    if (!buffer.IsEmpty && Parse(buffer, ++lineNumber, metricId) is { } last) yield return last;
+                    reader.AdvanceTo(buffer.End);
+                    break;
+                }
+                reader.AdvanceTo(buffer.Start, buffer.End);
             }
-            catch (JsonException e)
-            {
-                throw new DependencyFailedException($"Line {lineNumber} of the resolved rows of metric {metricId} is not a valid row: {e.Message}", e);
-            }
-            if (row is null) continue;
-            yield return row;
         }
+        finally
+        {
+            await reader.CompleteAsync();
+        }
+    }
+
+    static bool TryReadLine(ref ReadOnlySequence<byte> buffer, out ReadOnlySequence<byte> line)
+    {
+        if (buffer.PositionOf((byte)'\n') is not { } end)
+        {
+            line = default;
+            return false;
+        }
+        line = buffer.Slice(0, end);
+        buffer = buffer.Slice(buffer.GetPosition(1, end));
+        return true;
+    }
+
+    static ResolvedRow? Parse(ReadOnlySequence<byte> line, int lineNumber, Guid metricId)
+    {
+        if (IsBlank(line)) return null;
+        try
+        {
+            var json = new Utf8JsonReader(line);
+            return JsonSerializer.Deserialize<ResolvedRow>(ref json, Json);
+        }
+        catch (JsonException e)
+        {
+            throw new DependencyFailedException($"Line {lineNumber} of the resolved rows of metric {metricId} is not a valid row: {e.Message}", e);
+        }
+    }
+
+    static bool IsBlank(ReadOnlySequence<byte> line)
+    {
+        foreach (var segment in line)
+            foreach (var b in segment.Span)
+                if (b is not ((byte)' ' or (byte)'\t' or (byte)'\r')) return false;
+        return true;
     }
 }

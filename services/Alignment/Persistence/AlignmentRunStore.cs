@@ -105,15 +105,42 @@ public static class AlignmentRunStore
         return row is null ? null : Deserialize(row.Document, row.Version);
     }
 
-    /// <summary>A metric's runs, newest first.</summary>
-    public static async Task<IReadOnlyList<AlignmentRunState>> ListByMetricAsync(NpgsqlDataSource dataSource, Guid metricId, int limit, CancellationToken cancellationToken)
+    /// <summary>
+    /// Keys of the run document that only the single-run view needs; the history leaves them in the database, so a page
+    /// of runs costs neither their transfer nor their (de)serialisation.
+    /// </summary>
+    const string DetailKeys = "{attempts,phases,statistics,guidelinesText,guidelines,refinedSystemPrompt,refinedUserPromptTemplate,warnings,tokenUsage,verification,traceParent}";
+
+    sealed record SummaryRow(string Document, int Version, int GuidelineCount);
+
+    /// <summary>
+    /// A page of a metric's runs, newest first, without their detail (see <see cref="DetailKeys"/>): the guideline count
+    /// comes back beside each run. <paramref name="before"/> is the last run of the previous page; the keyset is
+    /// (created_at, correlation_id) so pages neither skip nor repeat runs created in the same instant.
+    /// Null when <paramref name="before"/> names no run of this metric.
+    /// </summary>
+    public static async Task<IReadOnlyList<(AlignmentRunState Run, int GuidelineCount)>?> ListSummariesByMetricAsync(NpgsqlDataSource dataSource,
+        Guid metricId, int limit, Guid? before, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        var rows = await connection.QueryAsync<Row>(new CommandDefinition("""
-            SELECT document::text AS document, version FROM alignment_runs
-            WHERE metric_id = @metricId ORDER BY created_at DESC, correlation_id LIMIT @limit
-            """, new { metricId, limit }, cancellationToken: cancellationToken));
-        return rows.Select(r => Deserialize(r.Document, r.Version)).ToList();
+        DateTime? beforeCreatedAt = null;
+        if (before is { } cursor)
+        {
+            beforeCreatedAt = await connection.QuerySingleOrDefaultAsync<DateTime?>(new CommandDefinition(
+                "SELECT created_at FROM alignment_runs WHERE correlation_id = @cursor AND metric_id = @metricId", new { cursor, metricId },
+                cancellationToken: cancellationToken));
+            if (beforeCreatedAt is null) return null;
+        }
+        var rows = await connection.QueryAsync<SummaryRow>(new CommandDefinition($"""
+            SELECT (document - '{DetailKeys}'::text[])::text AS document, version,
+                   COALESCE(jsonb_array_length(document -> 'guidelines'), 0) AS GuidelineCount
+            FROM alignment_runs
+            WHERE metric_id = @metricId
+              AND (@beforeCreatedAt::timestamptz IS NULL OR (created_at, correlation_id) < (@beforeCreatedAt::timestamptz, @before))
+            ORDER BY created_at DESC, correlation_id DESC
+            LIMIT @limit
+            """, new { metricId, limit, beforeCreatedAt, before = before ?? Guid.Empty }, cancellationToken: cancellationToken));
+        return rows.Select(r => (Deserialize(r.Document, r.Version), r.GuidelineCount)).ToList();
     }
 
     public sealed record RunStatus(string CurrentState, int Attempt);

@@ -65,9 +65,7 @@ public sealed class LlmReflectionEngine : IReflectionEngine
         }
 
         var batches = Batches(metric, analysis.Traces, warnings);
-        var candidates = new List<Candidate>();
-        for (var index = 0; index < batches.Count; index++)
-            candidates.AddRange(await ProposeAsync(metric, model, batches[index], index, batches.Count, meter, cancellationToken).ConfigureAwait(false));
+        var candidates = await ProposeAllAsync(metric, model, batches, meter, cancellationToken).ConfigureAwait(false);
         logger.LogInformation("Reflection on provider {Provider} model {Model}: {Candidates} candidate guidelines from {Batches} batches",
             Provider, model, candidates.Count, batches.Count);
 
@@ -235,6 +233,42 @@ public sealed class LlmReflectionEngine : IReflectionEngine
         + $"its judgements closer to theirs. Propose at most {options.MaxGuidelines} guidelines, general enough to apply to unseen rows. "
         + "Each guideline cites, in row_ids, the ids of the rows (such as \"R1\") it is drawn from; cite only ids of rows given in this message.\n"
         + PromptData.DataRule;
+
+    /// <summary>
+    /// Sends every batch call at once (the provider's concurrency limiter decides how many are in flight) and keeps the
+    /// candidates in batch order, so the merge prompt and its C1..Cn ids are the same whatever order the answers arrive in.
+    /// The first failure cancels the sibling calls and is the one reported, not the cancellations it caused.
+    /// </summary>
+    async Task<List<Candidate>> ProposeAllAsync(MetricDefinition metric, string model, IReadOnlyList<List<BatchRow>> batches, RunTokenMeter meter,
+        CancellationToken cancellationToken)
+    {
+        using var siblings = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        Exception? firstFailure = null;
+        async Task<IReadOnlyList<Candidate>> ProposeOneAsync(int index)
+        {
+            try
+            {
+                return await ProposeAsync(metric, model, batches[index], index, batches.Count, meter, siblings.Token).ConfigureAwait(false);
+            }
+            catch (Exception failure) when (!(failure is OperationCanceledException && siblings.IsCancellationRequested))
+            {
+                Interlocked.CompareExchange(ref firstFailure, failure, null);
+                await siblings.CancelAsync().ConfigureAwait(false);
+                throw;
+            }
+        }
+
+        var calls = Enumerable.Range(0, batches.Count).Select(ProposeOneAsync).ToList();
+        try
+        {
+            await Task.WhenAll(calls).ConfigureAwait(false);
+        }
+        catch (Exception) when (firstFailure is not null && !cancellationToken.IsCancellationRequested)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(firstFailure);
+        }
+        return calls.SelectMany(call => call.Result).ToList();
+    }
 
     async Task<IReadOnlyList<Candidate>> ProposeAsync(MetricDefinition metric, string model, IReadOnlyList<BatchRow> batch, int index, int count,
         RunTokenMeter meter, CancellationToken cancellationToken)

@@ -18,8 +18,6 @@ public sealed class ResolvedRowStream(NpgsqlDataSource dataSource)
 {
     public const string ContentType = "application/x-ndjson";
 
-    static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
-
     /// <summary>The (evaluation, ordinal) position of a row, or null when it is unknown.</summary>
     public async Task<(Guid EvaluationId, int Ordinal)?> PositionOfAsync(Guid rowId, CancellationToken ct)
     {
@@ -40,7 +38,7 @@ public sealed class ResolvedRowStream(NpgsqlDataSource dataSource)
             SELECT r.id, r.evaluation_id, r.external_id, r.input_text, r.input_messages::text, r.output, r.context, r.tags::text,
                    j.score, j.label, j.explanation, j.model,
                    s.score, s.label, s.method,
-                   (SELECT json_agg(json_build_object(
+                   (SELECT jsonb_agg(jsonb_build_object(
                                'reviewerId', a.reviewer_id, 'score', a.score, 'label', a.label,
                                'comment', a.comment, 'annotatedAt', a.updated_at) ORDER BY a.reviewer_id)
                     FROM annotations a WHERE a.row_id = r.id AND a.metric_id = s.metric_id)::text
@@ -62,46 +60,66 @@ public sealed class ResolvedRowStream(NpgsqlDataSource dataSource)
         await using var reader = await command.ExecuteReaderAsync(CommandBehavior.SequentialAccess, ct);
         var body = response.BodyWriter;
         await using var json = new Utf8JsonWriter(body);
-        var written = 0;
+        long unflushed = 0;
         while (await reader.ReadAsync(ct))
         {
-            var row = new ResolvedRow
-            {
-                RowId = reader.GetGuid(0),
-                EvaluationId = reader.GetGuid(1),
-                ExternalId = NullableString(reader, 2),
-                Input = ReadInput(NullableString(reader, 3), NullableString(reader, 4)),
-                Output = reader.GetString(5),
-                Context = NullableString(reader, 6),
-                Tags = JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(7), Json) ?? [],
-                MetricId = metric.Id,
-                MetricKey = metric.Key,
-                JudgeScore = NullableDouble(reader, 8),
-                JudgeLabel = NullableString(reader, 9),
-                JudgeExplanation = NullableString(reader, 10),
-                JudgeModel = NullableString(reader, 11),
-                ResolvedScore = NullableDouble(reader, 12),
-                ResolvedLabel = NullableString(reader, 13),
-                ResolutionMethod = reader.GetString(14),
-                Reviewers = NullableString(reader, 15) is { } reviewers
-                    ? JsonSerializer.Deserialize<List<ReviewerAnnotation>>(reviewers, Json) ?? []
-                    : [],
-            };
-            JsonSerializer.Serialize(json, row, Json);
+            // The shape of JsonSerializer.Serialize(ResolvedRow) with web defaults, written by hand so that the columns
+            // PostgreSQL already holds as JSON (input messages, tags, reviewers) go out as they are, not parsed and rebuilt.
+            // jsonb's text form is one line (strings escaped, no layout), which keeps every row on its own NDJSON line.
+            json.WriteStartObject();
+            json.WriteString("rowId", reader.GetGuid(0));
+            json.WriteString("evaluationId", reader.GetGuid(1));
+            WriteNullableString(json, "externalId", reader, 2);
+            json.WriteStartObject("input");
+            WriteNullableString(json, "text", reader, 3);
+            json.WritePropertyName("messages");
+            WriteRawOrNull(json, reader, 4, "null");
+            json.WriteEndObject();
+            json.WriteString("output", reader.GetString(5));
+            WriteNullableString(json, "context", reader, 6);
+            json.WritePropertyName("tags");
+            WriteRawOrNull(json, reader, 7, "{}");
+            json.WriteString("metricId", metric.Id);
+            json.WriteString("metricKey", metric.Key);
+            WriteNullableNumber(json, "judgeScore", reader, 8);
+            WriteNullableString(json, "judgeLabel", reader, 9);
+            WriteNullableString(json, "judgeExplanation", reader, 10);
+            WriteNullableString(json, "judgeModel", reader, 11);
+            WriteNullableNumber(json, "resolvedScore", reader, 12);
+            WriteNullableString(json, "resolvedLabel", reader, 13);
+            json.WriteString("resolutionMethod", reader.GetString(14));
+            json.WritePropertyName("reviewers");
+            WriteRawOrNull(json, reader, 15, "[]");
+            json.WriteEndObject();
             json.Flush();
+            unflushed += json.BytesCommitted + 1;
             json.Reset();
             body.Write("\n"u8);
-            // Hand data to the client in chunks, not row by row, and not all at the end.
-            if (++written % 64 == 0) await body.FlushAsync(ct);
+            // Hand data to the client in chunks of about 64 KB: not row by row, and not all at the end.
+            if (unflushed >= FlushBytes)
+            {
+                await body.FlushAsync(ct);
+                unflushed = 0;
+            }
         }
         await body.FlushAsync(ct);
     }
 
-    static RowInput ReadInput(string? text, string? messages) => messages is null
-        ? new RowInput { Text = text }
-        : new RowInput { Messages = JsonSerializer.Deserialize<List<ConversationMessage>>(messages, EvaluationImporter.Json) };
+    const int FlushBytes = 64 * 1024;
 
-    static string? NullableString(NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
+    static void WriteNullableString(Utf8JsonWriter json, string name, NpgsqlDataReader reader, int ordinal)
+    {
+        if (reader.IsDBNull(ordinal)) json.WriteNull(name);
+        else json.WriteString(name, reader.GetString(ordinal));
+    }
 
-    static double? NullableDouble(NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetDouble(ordinal);
+    static void WriteNullableNumber(Utf8JsonWriter json, string name, NpgsqlDataReader reader, int ordinal)
+    {
+        if (reader.IsDBNull(ordinal)) json.WriteNull(name);
+        else json.WriteNumber(name, reader.GetDouble(ordinal));
+    }
+
+    /// <summary>A jsonb column's text as the value; the server produced it, so it is not validated again.</summary>
+    static void WriteRawOrNull(Utf8JsonWriter json, NpgsqlDataReader reader, int ordinal, string whenNull) =>
+        json.WriteRawValue(reader.IsDBNull(ordinal) ? whenNull : reader.GetString(ordinal), skipInputValidation: true);
 }

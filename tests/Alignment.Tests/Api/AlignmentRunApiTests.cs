@@ -157,6 +157,52 @@ public sealed class Reading_alignment_runs(AlignmentAppFixture app)
     }
 
     [Fact]
+    public async Task The_history_pages_run_summaries_by_a_cursor_and_keeps_the_detail_for_the_single_run()
+    {
+        var metric = app.Metrics.Add();
+        var evaluation = app.Annotations.AddEvaluation(metric.Id);
+        var ids = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            var (_, body) = await app.StartAsync(new { metricId = metric.Id, evaluationIds = new[] { evaluation.EvaluationId } });
+            ids.Add((string)body["id"]!);
+        }
+
+        using var first = await app.Client.GetAsync($"/api/metrics/{metric.Id}/alignment-runs?limit=2");
+        var page = JsonNode.Parse(await first.Content.ReadAsStringAsync())!.AsArray();
+        page.Select(r => (string?)r!["id"]).Should().Equal(ids[2], ids[1]);
+        first.Headers.GetValues("Link").Should().ContainSingle().Which.Should()
+            .Be($"</api/metrics/{metric.Id}/alignment-runs?limit=2&before={ids[1]}>; rel=\"next\"");
+        var summary = page[0]!.AsObject();
+        summary.Select(p => p.Key).Should().Contain(["id", "status", "metric", "options", "counts", "createdAt", "updatedAt"])
+            .And.NotContain(["statistics", "guidelines", "guidelinesText", "refinedPrompt", "attempts", "phases", "tokenUsage", "warnings"]);
+        ((string?)summary["options"]!["evaluationIds"]![0]).Should().Be(evaluation.EvaluationId.ToString());
+
+        using var second = await app.Client.GetAsync($"/api/metrics/{metric.Id}/alignment-runs?limit=2&before={ids[1]}");
+        JsonNode.Parse(await second.Content.ReadAsStringAsync())!.AsArray().Select(r => (string?)r!["id"]).Should().Equal(ids[0]);
+        second.Headers.Contains("Link").Should().BeFalse("a page shorter than the limit is the last one");
+
+        var full = JsonNode.Parse(await app.Client.GetStringAsync($"/api/alignment-runs/{ids[0]}"))!.AsObject();
+        full.Select(p => p.Key).Should().Contain(["guidelines", "attempts", "phases"]);
+    }
+
+    [Theory]
+    [InlineData("limit=0", "limit")]
+    [InlineData("limit=201", "limit")]
+    [InlineData("limit=ten", "limit")]
+    [InlineData("before=not-a-guid", "before")]
+    [InlineData("before=6f1f4b0e-8e0a-4d35-a1a3-3c2b1d0e9f88", "before")]
+    public async Task A_bad_history_page_request_is_400_naming_the_parameter(string query, string field)
+    {
+        var metric = app.Metrics.Add();
+
+        using var response = await app.Client.GetAsync($"/api/metrics/{metric.Id}/alignment-runs?{query}");
+
+        response.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        JsonNode.Parse(await response.Content.ReadAsStringAsync())!["errors"]![field].Should().NotBeNull();
+    }
+
+    [Fact]
     public async Task An_unknown_run_is_404()
     {
         (await app.Client.GetAsync($"/api/alignment-runs/{Guid.NewGuid()}")).StatusCode.Should().Be(HttpStatusCode.NotFound);

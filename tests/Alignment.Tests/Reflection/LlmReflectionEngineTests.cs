@@ -47,6 +47,32 @@ public sealed class LlmReflectionEngineTests
     }
 
     [Fact]
+    public async Task Batch_calls_are_in_flight_together_up_to_the_providers_limit_and_the_candidates_keep_batch_order()
+    {
+        var arrived = 0;
+        var overlapped = 0;
+        await using var server = await ScriptedOpenAiServer.StartAsync(request =>
+        {
+            if (request.SchemaName != "candidate_guidelines") return ReflectionData.Script()(request);
+            // The first batch call is held until a second one arrives: possible only if both are in flight at once.
+            if (Interlocked.Increment(ref arrived) == 1 && SpinWait.SpinUntil(() => Volatile.Read(ref arrived) >= 2, TimeSpan.FromSeconds(3)))
+                Interlocked.Exchange(ref overlapped, 1);
+            var batchNumber = Regex.Match(request.UserPrompt, "<row id=\"R1\">.*?Source article number (\\d+)").Groups[1].Value;
+            return ScriptedResponse.Json(ReflectionData.Candidates(request, $"Finding of the batch starting at row {batchNumber}."), promptTokens: 1200, completionTokens: 150);
+        });
+        using var stack = new ReflectionStack(server.Endpoint, new Dictionary<string, string?> { ["Alignment:Reflection:BatchTokenBudget"] = "250" });
+
+        await stack.Engine.DistillAsync(Request(Traces(6)), CancellationToken.None);
+
+        var batchCalls = server.Requests.Count(r => r.SchemaName == "candidate_guidelines");
+        batchCalls.Should().BeGreaterThan(1);
+        overlapped.Should().Be(1, "with MaxConcurrency 4 the batch calls are sent together, not one after another");
+        var merge = server.Requests.Single(r => r.SchemaName == "merged_guidelines").UserPrompt;
+        var firstRows = Regex.Matches(merge, "batch starting at row (\\d+)").Select(m => int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        firstRows.Should().HaveCount(batchCalls).And.BeInAscendingOrder("candidates are numbered in batch order whatever order the answers came in");
+    }
+
+    [Fact]
     public async Task Re_aligning_a_refined_prompt_replaces_its_calibration_section_instead_of_stacking_another()
     {
         await using var server = await ScriptedOpenAiServer.StartAsync(ReflectionData.Script());

@@ -1,0 +1,129 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using MetricAlignment.TestSupport;
+
+namespace MetricAlignment.Faults.Tests;
+
+/// <summary>
+/// A PostgreSQL and a RabbitMQ of this test run's own, started by eng/infra.sh with a private state folder and ports,
+/// so that stopping them never disturbs the shared instances every other test project uses at the same time.
+/// </summary>
+public sealed class PrivateInfrastructure
+{
+    const string User = "alignment";
+    const string Password = "alignment-dev-pw";
+    const string VirtualHost = "alignment";
+    static readonly TimeSpan ScriptTimeout = TimeSpan.FromSeconds(120);
+
+    readonly Dictionary<string, string> environment;
+
+    PrivateInfrastructure(string stateDirectory, int postgresPort, int rabbitPort, Dictionary<string, string> environment)
+    {
+        StateDirectory = stateDirectory;
+        PostgresPort = postgresPort;
+        RabbitPort = rabbitPort;
+        this.environment = environment;
+    }
+
+    public string StateDirectory { get; }
+    public int PostgresPort { get; }
+    public int RabbitPort { get; }
+
+    public string Database(string name) => $"Host=127.0.0.1;Port={PostgresPort};Database={name};Username={User};Password={Password}";
+    public string Messaging => $"amqp://{User}:{Password}@127.0.0.1:{RabbitPort}/{VirtualHost}";
+    public Uri MessagingHost => new($"rabbitmq://127.0.0.1:{RabbitPort}/{VirtualHost}");
+    public (string User, string Password) MessagingCredentials => (User, Password);
+
+    public static async Task<PrivateInfrastructure> StartAsync()
+    {
+        // Under /tmp and world-traversable: PostgreSQL runs as the postgres user and must reach its data folder.
+        var state = Path.Combine(Path.GetTempPath(), $"ma-faults-{Guid.NewGuid():N}");
+        if (OperatingSystem.IsWindows()) throw new PlatformNotSupportedException("eng/infra.sh runs PostgreSQL and RabbitMQ on Linux only.");
+        Directory.CreateDirectory(state, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+            | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+        var ports = FreePorts(5);
+        var environment = new Dictionary<string, string>
+        {
+            ["MA_STATE_DIR"] = state,
+            ["MA_PG_PORT"] = ports[0].ToString(),
+            ["MA_RMQ_PORT"] = ports[1].ToString(),
+            ["MA_RMQ_MGMT_PORT"] = ports[2].ToString(),
+            ["MA_RMQ_DIST_PORT"] = ports[3].ToString(),
+            ["MA_RMQ_EPMD_PORT"] = ports[4].ToString(),
+        };
+        var infrastructure = new PrivateInfrastructure(state, ports[0], ports[1], environment);
+        await infrastructure.RunAsync("up");
+        return infrastructure;
+    }
+
+    public Task StopPostgresAsync() => RunAsync("stop-postgres");
+    public Task StartPostgresAsync() => RunAsync("start-postgres");
+    public Task StopRabbitMqAsync() => RunAsync("stop-rabbitmq");
+    public Task StartRabbitMqAsync() => RunAsync("start-rabbitmq");
+
+    public async Task DownAsync()
+    {
+        try
+        {
+            await RunAsync("down");
+        }
+        finally
+        {
+            // The data folder may live elsewhere (linked from the state folder); both go.
+            try { Directory.Delete(StateDirectory, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
+
+    /// <summary>Free loopback ports that are none of the shared instances' (54329, 35672-35675).</summary>
+    static int[] FreePorts(int count)
+    {
+        var listeners = new List<TcpListener>();
+        try
+        {
+            var ports = new List<int>();
+            while (ports.Count < count)
+            {
+                var listener = new TcpListener(IPAddress.Loopback, 0);
+                listener.Start();
+                listeners.Add(listener);
+                var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+                // RabbitMQ derives nothing from these ports as they are all set explicitly, but Erlang's distribution
+                // port must stay a valid port number: keep them below 65535 - 20000 as the script's notes advise.
+                if (port is 54329 or (>= 35672 and <= 35675) || port > 45535) continue;
+                ports.Add(port);
+            }
+            return [.. ports];
+        }
+        finally
+        {
+            foreach (var listener in listeners) listener.Stop();
+        }
+    }
+
+    async Task RunAsync(string command)
+    {
+        var start = new ProcessStartInfo("bash", [Path.Combine(RepositoryPaths.Root, "eng", "infra.sh"), command])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var (key, value) in environment) start.Environment[key] = value;
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(ScriptTimeout);
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"eng/infra.sh {command} did not finish within {ScriptTimeout}: {await errors}");
+        }
+        if (process.ExitCode != 0)
+            throw new InvalidOperationException($"eng/infra.sh {command} exited with {process.ExitCode}: {await output}{await errors}");
+    }
+}
