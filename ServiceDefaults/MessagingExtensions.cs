@@ -61,6 +61,7 @@ public static class MessagingExtensions
             options.ConsumerStopTimeout = consumerStop;
             options.StopTimeout = stop;
         });
+        builder.Services.AddQueueDepthMetric(builder.Configuration, broker);
         return builder;
     }
 
@@ -76,13 +77,13 @@ public static class MessagingExtensions
         rabbit.SetQuorumQueue();
     }
 
-    static string VirtualHost(Uri broker)
+    internal static string VirtualHost(Uri broker)
     {
         var path = Uri.UnescapeDataString(broker.AbsolutePath.Trim('/'));
         return string.IsNullOrEmpty(path) ? "/" : path;
     }
 
-    static (string User, string Password) Credentials(Uri broker)
+    internal static (string User, string Password) Credentials(Uri broker)
     {
         if (string.IsNullOrEmpty(broker.UserInfo)) return ("guest", "guest");
         var parts = broker.UserInfo.Split(':', 2);

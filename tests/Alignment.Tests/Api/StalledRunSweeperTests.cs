@@ -22,7 +22,8 @@ public sealed class When_a_run_stops_making_progress(AlignmentAppFixture app)
         var (_, body) = await app.StartAsync(new { metricId = metric.Id, evaluationIds = new[] { evaluation.EvaluationId } });
         var runId = Guid.Parse((string)body["id"]!);
         await streaming.Task.WaitAsync(TimeSpan.FromSeconds(30));
-        await app.WaitForStatusAsync(runId, "running");
+        // The worker reports its phase by message; sweep only once the saga has recorded it.
+        await app.WaitForRunAsync(runId, r => (string?)r["status"] == "running" && (string?)r["phase"] == "loading_annotations");
         var sweeper = app.Factory.Services.GetServices<IHostedService>().OfType<StalledRunSweeper>().Single();
 
         // Any silence counts as a stall with a zero timeout: this run is the only one still running.
