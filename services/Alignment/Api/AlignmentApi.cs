@@ -105,13 +105,21 @@ public static class AlignmentApi
         if (errors.Count > 0) return Results.ValidationProblem(errors);
 
         var runId = NewId.NextGuid();
-        await start.GetResponse<AlignmentRunStartAcknowledged>(new StartAlignmentRun
+        try
         {
-            RunId = runId, MetricId = metric.Id, MetricKey = metric.Key, MetricName = metric.Name, MetricKind = metric.Kind,
-            MetricType = metric.Type, MetricVersion = metric.CurrentVersion, EvaluationIds = evaluationIds.ToList(),
-            ReflectionProvider = reflection!.Provider, ReflectionModel = reflection.Model, JudgeProvider = judge?.Provider,
-            JudgeModel = judge?.Model, DeltaThreshold = threshold, RequestedAt = DateTimeOffset.UtcNow,
-        }, cancellationToken);
+            await start.RequestAsync<StartAlignmentRun, AlignmentRunStartAcknowledged>(new StartAlignmentRun
+            {
+                RunId = runId, MetricId = metric.Id, MetricKey = metric.Key, MetricName = metric.Name, MetricKind = metric.Kind,
+                MetricType = metric.Type, MetricVersion = metric.CurrentVersion, EvaluationIds = evaluationIds.ToList(),
+                ReflectionProvider = reflection!.Provider, ReflectionModel = reflection.Model, JudgeProvider = judge?.Provider,
+                JudgeModel = judge?.Model, DeltaThreshold = threshold, RequestedAt = DateTimeOffset.UtcNow,
+            }, runId, "start", BusCalls.BusTimeout(configuration), cancellationToken);
+        }
+        catch (BrokerUnavailableException)
+        {
+            // The saga may have created the run and only its acknowledgement was late: then the start did happen.
+            if (await AlignmentRunStore.GetAsync(dataSource, runId, cancellationToken) is null) throw;
+        }
         var run = await AlignmentRunStore.GetAsync(dataSource, runId, cancellationToken)
             ?? throw new InvalidOperationException($"Alignment run {runId} was acknowledged but cannot be read.");
         return Results.Accepted($"/api/alignment-runs/{runId}", AlignmentRunResponse.From(run));
@@ -164,7 +172,8 @@ public static class AlignmentApi
         return Results.Ok(await annotations.GetEligibleEvaluationsAsync(metricId, cancellationToken));
     }
 
-    static async Task<IResult> CancelAsync(Guid id, NpgsqlDataSource dataSource, IPublishEndpoint publisher, CancellationToken cancellationToken)
+    static async Task<IResult> CancelAsync(Guid id, NpgsqlDataSource dataSource, IPublishEndpoint publisher, IConfiguration configuration,
+        CancellationToken cancellationToken)
     {
         var run = await AlignmentRunStore.GetAsync(dataSource, id, cancellationToken);
         if (run is null) return NotFound(id);
@@ -172,12 +181,13 @@ public static class AlignmentApi
         if (run.CurrentState is not ("Pending" or "Running"))
             return Results.Ok(new CancelResult(false, status, $"The run is {status}; only a pending or running run can be cancelled, so nothing changed."));
         using var trace = RunTrace.Continue(run, "alignment.cancel");
-        await publisher.Publish(new CancelAlignmentRun { RunId = id, Reason = "cancelled by request", RequestedAt = DateTimeOffset.UtcNow }, cancellationToken);
+        await publisher.PublishAsync(new CancelAlignmentRun { RunId = id, Reason = "cancelled by request", RequestedAt = DateTimeOffset.UtcNow },
+            id, "cancellation", BusCalls.BusTimeout(configuration), cancellationToken);
         return Results.Accepted($"/api/alignment-runs/{id}", new CancelResult(true, status, null));
     }
 
     static async Task<IResult> AcceptAsync(Guid id, AcceptAlignmentRunRequest? request, NpgsqlDataSource dataSource, IMetricsClient metrics,
-        IPublishEndpoint publisher, CancellationToken cancellationToken)
+        IPublishEndpoint publisher, IConfiguration configuration, CancellationToken cancellationToken)
     {
         request ??= new AcceptAlignmentRunRequest();
         var run = await AlignmentRunStore.GetAsync(dataSource, id, cancellationToken);
@@ -205,31 +215,35 @@ public static class AlignmentApi
         }
 
         using var trace = RunTrace.Continue(run, "alignment.accept");
-        await publisher.Publish(new AcceptAlignmentRun
+        await publisher.PublishAsync(new AcceptAlignmentRun
         {
             RunId = id, OverrideNewerVersion = request.OverrideNewerVersion, ForkName = Blank(request.ForkName), RequestedAt = DateTimeOffset.UtcNow,
-        }, cancellationToken);
+        }, id, "acceptance", BusCalls.BusTimeout(configuration), cancellationToken);
         return Results.Accepted($"/api/alignment-runs/{id}", AlignmentRunResponse.From(run));
     }
 
-    static async Task<IResult> DiscardAsync(Guid id, NpgsqlDataSource dataSource, IPublishEndpoint publisher, CancellationToken cancellationToken)
+    static async Task<IResult> DiscardAsync(Guid id, NpgsqlDataSource dataSource, IPublishEndpoint publisher, IConfiguration configuration,
+        CancellationToken cancellationToken)
     {
         var run = await AlignmentRunStore.GetAsync(dataSource, id, cancellationToken);
         if (run is null) return NotFound(id);
         if (Undecidable(run) is { } conflict) return conflict;
         using var trace = RunTrace.Continue(run, "alignment.discard");
-        await publisher.Publish(new DiscardAlignmentRun { RunId = id, RequestedAt = DateTimeOffset.UtcNow }, cancellationToken);
+        await publisher.PublishAsync(new DiscardAlignmentRun { RunId = id, RequestedAt = DateTimeOffset.UtcNow },
+            id, "discard", BusCalls.BusTimeout(configuration), cancellationToken);
         return Results.Accepted($"/api/alignment-runs/{id}", AlignmentRunResponse.From(run));
     }
 
-    static async Task<IResult> RetryAsync(Guid id, NpgsqlDataSource dataSource, IPublishEndpoint publisher, CancellationToken cancellationToken)
+    static async Task<IResult> RetryAsync(Guid id, NpgsqlDataSource dataSource, IPublishEndpoint publisher, IConfiguration configuration,
+        CancellationToken cancellationToken)
     {
         var run = await AlignmentRunStore.GetAsync(dataSource, id, cancellationToken);
         if (run is null) return NotFound(id);
         if (run.CurrentState != "Error")
             return Conflict("Only failed runs can be retried", $"The run is {AlignmentRunResponse.StatusOf(run.CurrentState)}; retry applies to runs in error.");
         using var trace = RunTrace.Continue(run, "alignment.retry");
-        await publisher.Publish(new RetryAlignmentRun { RunId = id, RequestedAt = DateTimeOffset.UtcNow }, cancellationToken);
+        await publisher.PublishAsync(new RetryAlignmentRun { RunId = id, RequestedAt = DateTimeOffset.UtcNow },
+            id, "retry", BusCalls.BusTimeout(configuration), cancellationToken);
         return Results.Accepted($"/api/alignment-runs/{id}", AlignmentRunResponse.From(run));
     }
 

@@ -10,6 +10,7 @@ internal sealed class DependencyFailureHandler(IProblemDetailsService problemDet
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
+        if (exception is BrokerUnavailableException broker) return await BrokerUnavailableAsync(httpContext, broker);
         var (status, detail) = exception switch
         {
             DependencyFailedException failed => (StatusCodes.Status502BadGateway, failed.Message),
@@ -25,6 +26,32 @@ internal sealed class DependencyFailureHandler(IProblemDetailsService problemDet
         {
             HttpContext = httpContext,
             ProblemDetails = new ProblemDetails { Status = status, Title = "A dependency failed", Detail = detail },
+            Exception = exception,
+        });
+    }
+
+    /// <summary>
+    /// The command was cancelled unsent or never confirmed. Commands are keyed by the run id and the run's state decides
+    /// whether they apply, so repeating the request cannot apply one twice; the client is told exactly that.
+    /// </summary>
+    async ValueTask<bool> BrokerUnavailableAsync(HttpContext httpContext, BrokerUnavailableException exception)
+    {
+        httpContext.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+        httpContext.Response.Headers.RetryAfter = "5";
+        var retry = exception.Action == "start"
+            ? $"The start of run {exception.RunId} was not confirmed: if GET /api/alignment-runs/{exception.RunId} still finds nothing, start it again."
+            : $"Nothing was applied to run {exception.RunId}; send the same request again. Requests are idempotent by run id: "
+              + "a repeat cannot apply the operation twice, and if an earlier one did go through the run's status shows it.";
+        return await problemDetails.TryWriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = httpContext,
+            ProblemDetails = new ProblemDetails
+            {
+                Status = StatusCodes.Status503ServiceUnavailable,
+                Title = "The message broker is unavailable",
+                Detail = $"{exception.Message} {retry}",
+                Extensions = { ["runId"] = exception.RunId },
+            },
             Exception = exception,
         });
     }
