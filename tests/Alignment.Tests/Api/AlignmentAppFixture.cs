@@ -24,22 +24,27 @@ public sealed class AlignmentAppFixture : IAsyncLifetime
     {
         database = await TestInfrastructure.CreateDatabaseAsync("alignment_api");
         virtualHost = await TestInfrastructure.CreateVirtualHostAsync("alignment-api");
-        Factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
+        Factory = CreateFactory(database, virtualHost, Metrics, Annotations, new() { ["Alignment:Worker:HeartbeatInterval"] = "00:00:01" });
+        Client = Factory.CreateClient();
+        (await Client.GetAsync("/health")).EnsureSuccessStatusCode();
+    }
+
+    /// <summary>The Alignment service on the given database and vhost with its Metrics and Annotations clients replaced.</summary>
+    public static WebApplicationFactory<Program> CreateFactory(string database, string virtualHost, IMetricsClient metrics,
+        IAnnotationsClient annotations, Dictionary<string, string> settings) =>
+        new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
         {
             web.UseSetting("ConnectionStrings:alignmentdb", database);
             web.UseSetting("ConnectionStrings:messaging", virtualHost);
-            web.UseSetting("Alignment:Worker:HeartbeatInterval", "00:00:01");
+            foreach (var (key, value) in settings) web.UseSetting(key, value);
             web.ConfigureTestServices(services =>
             {
                 services.RemoveAll<IMetricsClient>();
                 services.RemoveAll<IAnnotationsClient>();
-                services.AddSingleton<IMetricsClient>(Metrics);
-                services.AddSingleton<IAnnotationsClient>(Annotations);
+                services.AddSingleton(metrics);
+                services.AddSingleton(annotations);
             });
         });
-        Client = Factory.CreateClient();
-        (await Client.GetAsync("/health")).EnsureSuccessStatusCode();
-    }
 
     public async Task DisposeAsync()
     {

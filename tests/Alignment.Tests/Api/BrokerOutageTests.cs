@@ -34,19 +34,8 @@ public sealed class BrokerOutageFixture : IAsyncLifetime
     {
         database = await TestInfrastructure.CreateDatabaseAsync("alignment_outage");
         virtualHost = await TestInfrastructure.CreateVirtualHostAsync("alignment-outage");
-        Factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
-        {
-            web.UseSetting("ConnectionStrings:alignmentdb", database);
-            web.UseSetting("ConnectionStrings:messaging", virtualHost);
-            web.UseSetting(BusCalls.BusTimeoutKey, BusTimeout.ToString());
-            web.ConfigureTestServices(services =>
-            {
-                services.RemoveAll<IMetricsClient>();
-                services.RemoveAll<IAnnotationsClient>();
-                services.AddSingleton<IMetricsClient>(Metrics);
-                services.AddSingleton<IAnnotationsClient>(Annotations);
-            });
-        });
+        Factory = AlignmentAppFixture.CreateFactory(database, virtualHost, Metrics, Annotations,
+            new() { [BusCalls.BusTimeoutKey] = BusTimeout.ToString() });
         Client = Factory.CreateClient();
         (await Client.GetAsync("/health")).EnsureSuccessStatusCode();
         await TestInfrastructure.DeleteVirtualHostAsync(virtualHost);

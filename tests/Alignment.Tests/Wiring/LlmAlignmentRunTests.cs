@@ -36,24 +36,15 @@ public sealed class LlmAlignmentAppFixture : IAsyncLifetime
         Server = await ScriptedOpenAiServer.StartAsync(request => Override?.Invoke(request) ?? script(request));
         database = await TestInfrastructure.CreateDatabaseAsync("alignment_llm");
         virtualHost = await TestInfrastructure.CreateVirtualHostAsync("alignment-llm");
-        Factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
+        Factory = Api.AlignmentAppFixture.CreateFactory(database, virtualHost, Metrics, Annotations, new()
         {
-            web.UseSetting("ConnectionStrings:alignmentdb", database);
-            web.UseSetting("ConnectionStrings:messaging", virtualHost);
-            web.UseSetting("Alignment:Worker:HeartbeatInterval", "00:00:01");
-            web.UseSetting("Alignment:Providers:local:Endpoint", Server.Endpoint.ToString());
-            web.UseSetting("Alignment:Providers:local:ApiKey", "sk-test-wiring");
-            web.UseSetting("Alignment:Providers:local:DefaultModel", "gpt-4o-mini");
-            web.UseSetting("Alignment:Providers:local:AllowedModels:0", "gpt-4o-mini");
-            web.UseSetting("Alignment:Providers:local:TimeoutSeconds", "10");
-            web.UseSetting("Alignment:Providers:local:RetryBaseDelaySeconds", "0.01");
-            web.ConfigureTestServices(services =>
-            {
-                services.RemoveAll<IMetricsClient>();
-                services.RemoveAll<IAnnotationsClient>();
-                services.AddSingleton<IMetricsClient>(Metrics);
-                services.AddSingleton<IAnnotationsClient>(Annotations);
-            });
+            ["Alignment:Worker:HeartbeatInterval"] = "00:00:01",
+            ["Alignment:Providers:local:Endpoint"] = Server.Endpoint.ToString(),
+            ["Alignment:Providers:local:ApiKey"] = "sk-test-wiring",
+            ["Alignment:Providers:local:DefaultModel"] = "gpt-4o-mini",
+            ["Alignment:Providers:local:AllowedModels:0"] = "gpt-4o-mini",
+            ["Alignment:Providers:local:TimeoutSeconds"] = "10",
+            ["Alignment:Providers:local:RetryBaseDelaySeconds"] = "0.01",
         });
         Client = Factory.CreateClient();
         (await Client.GetAsync("/health")).EnsureSuccessStatusCode();
