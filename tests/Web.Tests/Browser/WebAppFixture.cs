@@ -42,6 +42,9 @@ public sealed class WebAppFixture : IAsyncLifetime
     {
         if (!File.Exists(ChromiumPath))
             throw new InvalidOperationException($"The browser tests drive Debian's Chromium at {ChromiumPath}; install it with `apt-get install chromium`.");
+        // Playwright's 5 s assertion default is shorter than a Blazor round trip when CI runs every test project at once
+        // on two cores; the assertions still fail, just not on a busy machine's scheduling.
+        Assertions.SetDefaultExpectTimeout(30_000);
         foreach (var name in new[] { "metricsdb", "annotationsdb", "alignmentdb" })
             _databases[name] = await TestInfrastructure.CreateDatabaseAsync("web");
         _vhost = await TestInfrastructure.CreateVirtualHostAsync("web");
