@@ -7,6 +7,8 @@
 # .state/bench/results-<scale>.md and the service logs to .state/bench/.
 # The API benchmark uses the bench's own open-loop load generator (fixed rate, latency from the scheduled send time)
 # rather than wrk: wrk is closed-loop and cannot hold a fixed rate (wrk2 can, but Debian does not package it).
+# The services run in Production trusting the test signing key (no identity provider); the bench calls them as an admin
+# of workspace "default", so every API figure includes bearer-token validation (ServiceStack.AuthEnvironment).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"

@@ -7,6 +7,8 @@ namespace MetricAlignment.Contracts;
 public sealed record AlignmentRunAccepted
 {
     public required Guid RunId { get; init; }
+    /// <summary>The workspace the run and its metric belong to; a consumer keeps workspaces apart by it.</summary>
+    public required string Workspace { get; init; }
     public required Guid MetricId { get; init; }
     public required string MetricKey { get; init; }
     /// <summary>The metric version the run aligned.</summary>

@@ -7,6 +7,8 @@ namespace MetricAlignment.Contracts;
 public sealed record AlignmentRunCancelled
 {
     public required Guid RunId { get; init; }
+    /// <summary>The workspace the run and its metric belong to; a consumer keeps workspaces apart by it.</summary>
+    public required string Workspace { get; init; }
     /// <summary>Empty when the cancel arrived before the run was queued.</summary>
     public required Guid MetricId { get; init; }
     public string? MetricKey { get; init; }

@@ -8,6 +8,8 @@ namespace MetricAlignment.Contracts;
 public sealed record CreateMetricFork
 {
     public required Guid RunId { get; init; }
+    /// <summary>The workspace the run and its metric belong to; a consumer keeps workspaces apart by it.</summary>
+    public required string Workspace { get; init; }
     public required Guid MetricId { get; init; }
     public required int BaseVersion { get; init; }
     /// <summary>Name of the new metric; when null the Metrics service derives one from the source metric.</summary>

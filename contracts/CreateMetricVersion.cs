@@ -8,6 +8,8 @@ namespace MetricAlignment.Contracts;
 public sealed record CreateMetricVersion
 {
     public required Guid RunId { get; init; }
+    /// <summary>The workspace the run and its metric belong to; a consumer keeps workspaces apart by it.</summary>
+    public required string Workspace { get; init; }
     public required Guid MetricId { get; init; }
     public required int ExpectedCurrentVersion { get; init; }
     public required bool OverrideNewerVersion { get; init; }

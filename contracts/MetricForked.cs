@@ -4,6 +4,8 @@ namespace MetricAlignment.Contracts;
 public sealed record MetricForked
 {
     public required Guid RunId { get; init; }
+    /// <summary>The workspace the run and its metric belong to; a consumer keeps workspaces apart by it.</summary>
+    public required string Workspace { get; init; }
     public required Guid SourceMetricId { get; init; }
     public required string SourceMetricKey { get; init; }
     public required int SourceVersion { get; init; }

@@ -4,6 +4,8 @@
 #   eng/infra.sh down     stop both
 #   eng/infra.sh status   say what runs
 #   eng/infra.sh env      print the connection strings as shell exports (source it: eval "$(eng/infra.sh env)")
+#   eng/infra.sh env --services
+#                         the same, plus each service's database and broker connection as its own user (see below)
 #   eng/infra.sh stop-postgres|start-postgres|stop-rabbitmq|start-rabbitmq
 #                         stop or start one of them (fault tests run these on private instances made with MA_STATE_DIR and MA_*_PORT)
 # Idempotent: a second `up` finds both running and returns at once. Nothing system-wide is started, nothing
@@ -23,6 +25,23 @@ RMQ_EPMD_PORT="${MA_RMQ_EPMD_PORT:-35675}"
 RMQ_USER="${MA_RMQ_USER:-alignment}"
 RMQ_PASSWORD="${MA_RMQ_PASSWORD:-alignment-dev-pw}"
 RMQ_VHOST="${MA_RMQ_VHOST:-alignment}"
+# Each service connects as a user of its own: a PostgreSQL role that owns its database and may connect to no other,
+# and a RabbitMQ user without management rights that may read only its own queues (docs/security.md). The
+# `alignment` users above stay the administrators that make databases and vhosts (tests, infrastructure).
+SERVICES=(metrics annotations alignment audit-log)
+svc_role() { printf '%s_svc' "${1//-/_}"; }
+svc_password() { printf '%s-svc-dev-pw' "$1"; }
+# Queues and exchanges a service may declare, publish to and consume (RabbitMQ permission regexes): its own endpoints,
+# the contract exchanges, fault exchanges and its per-process bus endpoint.
+svc_rmq_resources() {
+  local shared='MetricAlignment\.Contracts:.*|MassTransit:.*|.*_bus_.*|amq\.default'
+  case "$1" in
+    metrics) echo "^(create-metric-(fork|version)(_error|_skipped)?|$shared)\$" ;;
+    annotations) echo "^($shared)\$" ;;
+    alignment) echo "^(alignment-run-.*|execute-alignment-run.*|MetricAlignment\.Alignment\..*|$shared)\$" ;;
+    audit-log) echo "^(audit-log(_error|_skipped)?|$shared)\$" ;;
+  esac
+}
 
 log() { printf '[infra] %s\n' "$*" >&2; }
 die() { printf '[infra] error: %s\n' "$*" >&2; exit 1; }
@@ -65,7 +84,7 @@ pg_ready() { "$(pg_bin)/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" 2>/dev/null; }
 
 pg_up() {
   local bin home data run; bin=$(pg_bin); home=$(pg_home); data="$home/data"; run="$home/run"
-  if pg_ready; then ensure_pg_databases; return 0; fi
+  if pg_ready; then ensure_pg_databases; ensure_service_roles; return 0; fi
   mkdir -p "$data" "$run"; chown -R postgres:postgres "$home"; chmod 700 "$data"
   [ "$home" = "$STATE/postgres" ] || ln -sfn "$home" "$STATE/postgres"
   if [ ! -f "$data/PG_VERSION" ]; then
@@ -79,6 +98,7 @@ pg_up() {
     || { tail -n 30 "$home/postgres.log" >&2; die "PostgreSQL did not start"; }
   ensure_pg_role
   ensure_pg_databases
+  ensure_service_roles
 }
 
 # The role is created by the superuser through the instance's own socket, right after it starts.
@@ -98,6 +118,36 @@ ensure_pg_databases() {
       -c "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1 \
       || PGPASSWORD="$PG_PASSWORD" "$(pg_bin)/psql" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d postgres -v ON_ERROR_STOP=1 -qtA \
         -c "CREATE DATABASE \"$db\""
+  done
+}
+
+# Through the superuser socket of the instance this state folder runs: the application role may not make roles.
+ensure_service_roles() {
+  local bin run svc role db; bin=$(pg_bin); run="$(pg_home)/run"
+  [ -S "$run/.s.PGSQL.$PG_PORT" ] || { log "PostgreSQL on $PG_PORT is not this folder's instance: service roles left as they are"; return 0; }
+  local psql=(runuser -u postgres -- "$bin/psql" -h "$run" -p "$PG_PORT" -U postgres -v ON_ERROR_STOP=1 -qtA)
+  for svc in metrics annotations alignment; do
+    role=$(svc_role "$svc"); db="${svc}db"
+    "${psql[@]}" -d postgres -c "SELECT 1 FROM pg_roles WHERE rolname = '$role'" | grep -q 1 \
+      || "${psql[@]}" -d postgres -c "CREATE ROLE \"$role\" LOGIN NOCREATEDB NOCREATEROLE PASSWORD '$(svc_password "$svc")'"
+    if [ "$("${psql[@]}" -d postgres -c "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '$db'")" != "$role" ]; then
+      "${psql[@]}" -d postgres -c "ALTER DATABASE \"$db\" OWNER TO \"$role\"" \
+        -c "REVOKE ALL ON DATABASE \"$db\" FROM PUBLIC" -c "GRANT CONNECT, TEMPORARY ON DATABASE \"$db\" TO \"$role\""
+      # A database made before service roles existed holds the administrator's schemas and tables: hand them over.
+      "${psql[@]}" -d "$db" -c "DO \$\$ DECLARE r record; BEGIN
+        FOR r IN SELECT nspname FROM pg_namespace WHERE nspowner = '$PG_USER'::regrole LOOP
+          EXECUTE format('ALTER SCHEMA %I OWNER TO %I', r.nspname, '$role'); END LOOP;
+        FOR r IN SELECT c.oid::regclass AS rel, c.relkind FROM pg_class c WHERE c.relowner = '$PG_USER'::regrole AND c.relkind IN ('r','p','v','m') LOOP
+          EXECUTE format('ALTER %s %s OWNER TO %I', CASE r.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END, r.rel, '$role'); END LOOP;
+        FOR r IN SELECT c.oid::regclass AS rel FROM pg_class c WHERE c.relowner = '$PG_USER'::regrole AND c.relkind = 'S'
+            AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a','i')) LOOP
+          EXECUTE format('ALTER SEQUENCE %s OWNER TO %I', r.rel, '$role'); END LOOP;
+        FOR r IN SELECT p.oid::regprocedure AS fn FROM pg_proc p WHERE p.proowner = '$PG_USER'::regrole LOOP
+          EXECUTE format('ALTER ROUTINE %s OWNER TO %I', r.fn, '$role'); END LOOP;
+        FOR r IN SELECT t.oid::regtype AS typ FROM pg_type t WHERE t.typowner = '$PG_USER'::regrole AND t.typtype IN ('e','d') LOOP
+          EXECUTE format('ALTER TYPE %s OWNER TO %I', r.typ, '$role'); END LOOP;
+      END \$\$"
+    fi
   done
 }
 
@@ -141,7 +191,7 @@ rmq_pid() {
 }
 
 rmq_up() {
-  if port_open "$RMQ_PORT" && rmq_login_ok; then return 0; fi
+  if port_open "$RMQ_PORT" && rmq_login_ok; then ensure_rmq_service_users; return 0; fi
   rmq_env
   mkdir -p "$HOME" "$STATE/rabbitmq/mnesia" "$STATE/rabbitmq/log"
   cat >"$STATE/rabbitmq/rabbitmq.conf" <<EOF
@@ -168,6 +218,22 @@ EOF
   until port_open "$RMQ_PORT" && rmq_login_ok; do
     if [ $SECONDS -ge $deadline ]; then tail -n 40 "$STATE/rabbitmq/server.log" >&2; die "RabbitMQ not ready after 90 s"; fi
     sleep 0.5
+  done
+  ensure_rmq_service_users
+}
+
+ensure_rmq_service_users() {
+  local svc resources json api="http://127.0.0.1:$RMQ_MGMT_PORT/api"
+  for svc in "${SERVICES[@]}"; do
+    resources=$(svc_rmq_resources "$svc"); json=${resources//\\/\\\\}
+    # Named apart from the administrator (which is also called alignment) so that this never rewrites it.
+    curl -fsS -m 10 -u "$RMQ_USER:$RMQ_PASSWORD" -X PUT -H 'content-type: application/json' "$api/users/$svc-svc" \
+      -d "{\"password\":\"$(svc_password "$svc")\",\"tags\":\"\"}" >/dev/null
+    # Metrics answers the saga's requests: it may declare and write to the saga's exchange, never read its queue.
+    local sends=$json
+    [ "$svc" = metrics ] && sends="^(alignment-run-state|${json:2}"
+    curl -fsS -m 10 -u "$RMQ_USER:$RMQ_PASSWORD" -X PUT -H 'content-type: application/json' "$api/permissions/$RMQ_VHOST/$svc-svc" \
+      -d "{\"configure\":\"$sends\",\"write\":\"$sends\",\"read\":\"$json\"}" >/dev/null
   done
 }
 
@@ -198,6 +264,14 @@ export ConnectionStrings__messaging='amqp://$RMQ_USER:$RMQ_PASSWORD@127.0.0.1:$R
 export MA_PG_ADMIN='Host=127.0.0.1;Port=$PG_PORT;Database=postgres;Username=$PG_USER;Password=$PG_PASSWORD'
 export MA_RMQ_MANAGEMENT='http://127.0.0.1:$RMQ_MGMT_PORT'
 EOF
+  [ "${1:-}" = "--services" ] || return 0
+  local svc
+  for svc in metrics annotations alignment; do
+    echo "export ConnectionStrings__${svc}db='Host=127.0.0.1;Port=$PG_PORT;Database=${svc}db;Username=$(svc_role "$svc");Password=$(svc_password "$svc")'"
+  done
+  for svc in "${SERVICES[@]}"; do
+    echo "export ConnectionStrings__messaging_${svc//-/_}='amqp://$svc-svc:$(svc_password "$svc")@127.0.0.1:$RMQ_PORT/$RMQ_VHOST'"
+  done
 }
 
 status() {
@@ -210,7 +284,7 @@ case "${1:-}" in
   up) install_packages; pg_up; rmq_up; status >&2 ;;
   down) pg_down; rmq_down; status >&2 ;;
   status) status ;;
-  env) print_env ;;
+  env) print_env "${2:-}" ;;
   stop-postgres) pg_down ;;
   start-postgres) pg_up ;;
   stop-rabbitmq) rmq_down ;;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using MetricAlignment.Alignment.Analysis;
 using MetricAlignment.Alignment.Clients;
+using MetricAlignment.TestSupport;
 using Npgsql;
 
 namespace MetricAlignment.Bench;
@@ -40,7 +41,7 @@ public static class PhasesBenchmark
         }
 
         using var metricsHttp = Measure.Client(stack.Metrics.Address);
-        var metric = (await new MetricsClient(metricsHttp).GetMetricAsync(RowGenerator.MetricId, CancellationToken.None))!.ToDefinition();
+        var metric = (await new MetricsClient(metricsHttp).GetMetricAsync(TestTokens.Workspace, RowGenerator.MetricId, CancellationToken.None))!.ToDefinition();
         var client = new AnnotationsClient(annotationsHttp);
 
         // Warm-up: JIT of both paths on the first evaluation.
@@ -81,7 +82,7 @@ public static class PhasesBenchmark
     {
         var analyzer = new DisagreementAnalyzer(metric, deltaThreshold: 1);
         long peakHeap = 0;
-        await foreach (var row in client.StreamResolvedRowsAsync(metric.Id, evaluations, CancellationToken.None))
+        await foreach (var row in client.StreamResolvedRowsAsync(TestTokens.Workspace, metric.Id, evaluations, CancellationToken.None))
         {
             analyzer.Add(row);
             if (analyzer.RowsSeen % 5_000 == 0) peakHeap = Math.Max(peakHeap, GC.GetTotalMemory(false));

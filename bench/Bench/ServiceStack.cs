@@ -223,8 +223,21 @@ public sealed class ServiceStack : IAsyncDisposable
         return connectionString;
     }
 
+    /// <summary>
+    /// The services run in Production (as measured), where a signing key is refused unless explicitly allowed: the bench
+    /// has no identity provider, so they trust the test issuer's key (the bench's clients sign with it, see
+    /// Measure.Client) and sign their own service tokens with it for the calls they make to each other.
+    /// </summary>
+    public static readonly IReadOnlyDictionary<string, string> AuthEnvironment = new Dictionary<string, string>
+    {
+        ["Auth__Issuer"] = TestTokens.Issuer,
+        ["Auth__SigningKey"] = TestTokens.SigningKey,
+        ["Auth__AllowSigningKeyInProduction"] = "true",
+    };
+
     async Task<ServiceProcess> StartAsync(string name, Dictionary<string, string> environment)
     {
+        foreach (var (key, value) in AuthEnvironment) environment.TryAdd(key, value);
         var process = await ServiceProcess.StartAsync(name, environment, StartTimeout);
         processes.Add(process);
         return process;

@@ -52,6 +52,13 @@ public sealed class AnnotationsApiFactory : WebApplicationFactory<Program>, IAsy
         return await connection.ExecuteScalarAsync<long>($"SELECT count(*) FROM {table}");
     }
 
+    /// <summary>The ids of the completed evaluations stored in the workspace, read from the database.</summary>
+    public async Task<HashSet<Guid>> CompletedEvaluationsInAsync(string workspace)
+    {
+        await using var connection = new NpgsqlConnection(DatabaseConnectionString);
+        return (await connection.QueryAsync<Guid>("SELECT id FROM evaluations WHERE workspace = @workspace AND status = 'completed'", new { workspace })).ToHashSet();
+    }
+
     public async Task<(long Evaluations, long Rows, long Annotations, long Resolutions)> CountAllAsync() =>
         (await CountAsync("evaluations"), await CountAsync("rows"), await CountAsync("annotations"), await CountAsync("resolutions"));
 

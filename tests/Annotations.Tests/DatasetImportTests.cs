@@ -13,7 +13,7 @@ public sealed class DatasetImportTests(AnnotationsApiFactory api) : IClassFixtur
     [Fact]
     public async Task Importing_the_summarization_dataset_gives_eight_eligible_evaluations_and_400_resolved_rows_per_metric()
     {
-        var client = api.CreateClient();
+        var client = api.CreateClient().As();
         var imported = await new AnnotationsImporter(client).ImportAsync(RepositoryPaths.Dataset, null, CancellationToken.None);
 
         imported.Should().HaveCount(8).And.OnlyContain(e => !e.Skipped);

@@ -19,7 +19,8 @@ public sealed class FakeMetricCatalog : IMetricCatalog
 
     static readonly MetricDefinition[] All = [Relevance, Fluency, Coherence, Consistency, Tone];
 
-    public Task<MetricDefinition?> FindAsync(string idOrKey, CancellationToken cancellationToken) =>
+    /// <summary>Every workspace sees the same metrics here, as it does the Metrics service's built-in ones.</summary>
+    public Task<MetricDefinition?> FindAsync(string workspace, string idOrKey, CancellationToken cancellationToken) =>
         Task.FromResult(All.FirstOrDefault(m => m.Matches(idOrKey)));
 
     static MetricDefinition Quantitative(string key, string id) => new()

@@ -1,4 +1,5 @@
 using System.Net;
+using MetricAlignment.TestSupport;
 using Microsoft.AspNetCore.Mvc;
 
 namespace MetricAlignment.Annotations.Tests;
@@ -11,7 +12,7 @@ public sealed class ImportValidationTests(AnnotationsApiFactory api) : IClassFix
 
     async Task<ValidationProblemDetails> RejectedAsync(string body)
     {
-        var client = api.CreateClient();
+        var client = api.CreateClient().As();
         var before = await api.CountAllAsync();
         var response = await AnnotationsApiFactory.PostImportAsync(client, body);
         response.StatusCode.Should().Be(HttpStatusCode.BadRequest, await response.Content.ReadAsStringAsync());
@@ -23,7 +24,7 @@ public sealed class ImportValidationTests(AnnotationsApiFactory api) : IClassFix
     [Fact]
     public async Task A_valid_import_reports_what_it_stored()
     {
-        var response = await AnnotationsApiFactory.PostImportAsync(api.CreateClient(), ValidStart("valid").ToString());
+        var response = await AnnotationsApiFactory.PostImportAsync(api.CreateClient().As(), ValidStart("valid").ToString());
 
         response.StatusCode.Should().Be(HttpStatusCode.Created);
         var result = await AnnotationsApiFactory.ReadAsync<Dictionary<string, object>>(response);

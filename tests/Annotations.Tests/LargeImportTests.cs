@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Text;
+using MetricAlignment.TestSupport;
 using Xunit.Abstractions;
 
 namespace MetricAlignment.Annotations.Tests;
@@ -41,7 +42,7 @@ public sealed class LargeImportTests(AnnotationsApiFactory api, ITestOutputHelpe
     [Fact]
     public async Task A_100000_row_import_completes()
     {
-        var client = api.CreateClient();
+        var client = api.CreateClient().As();
         client.Timeout = TimeSpan.FromMinutes(5);
         using var content = new GeneratedImport(RowCount);
         content.Headers.ContentType = new("application/x-ndjson");

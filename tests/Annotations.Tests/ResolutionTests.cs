@@ -2,12 +2,13 @@ using System.Net;
 using System.Net.Http.Json;
 using MetricAlignment.Annotations.Evaluations;
 using MetricAlignment.Annotations.Rows;
+using MetricAlignment.TestSupport;
 
 namespace MetricAlignment.Annotations.Tests;
 
 public sealed class ResolutionTests(AnnotationsApiFactory api) : IClassFixture<AnnotationsApiFactory>
 {
-    readonly HttpClient client = api.CreateClient();
+    readonly HttpClient client = api.CreateClient().As();
 
     /// <summary>A fresh evaluation with one unannotated row (fluency, no bulk rule); returns the row id.</summary>
     async Task<Guid> NewRowAsync(string resolution = "none")

@@ -1,12 +1,13 @@
 using System.Net;
 using MetricAlignment.Contracts;
+using MetricAlignment.TestSupport;
 using Microsoft.AspNetCore.Mvc;
 
 namespace MetricAlignment.Annotations.Tests;
 
 public sealed class ResolvedRowsStreamTests(AnnotationsApiFactory api) : IClassFixture<AnnotationsApiFactory>, IAsyncLifetime
 {
-    readonly HttpClient client = api.CreateClient();
+    readonly HttpClient client = api.CreateClient().As();
     readonly List<Guid> evaluations = [];
 
     public async Task InitializeAsync()

@@ -28,6 +28,16 @@ public sealed class AsyncApiTests
         Document["defaultContentType"]!.GetValue<string>().Should().Be("application/vnd.masstransit+json");
     }
 
+    [Fact]
+    public void The_document_version_is_the_contracts_package_version()
+    {
+        var package = System.Xml.Linq.XDocument.Load(Path.Combine(MetricAlignment.TestSupport.RepositoryPaths.Root, "contracts", "Contracts.csproj"))
+            .Descendants("Version").Single().Value;
+
+        Document["info"]!["version"]!.GetValue<string>().Should().Be(package,
+            "the document describes the messages of one package version; bump both together (docs/event-versioning.md)");
+    }
+
     [Theory]
     [MemberData(nameof(PublicMessageNames))]
     public void Every_public_message_has_a_channel_bound_to_its_durable_fanout_exchange(string name)
@@ -87,6 +97,19 @@ public sealed class AsyncApiTests
             SchemaValidation.Validate(EventSchemas.ReadCommitted(type)!, envelope["message"]!)
                 .Should().BeEmpty($"the example of {name} must match docs/schemas/{EventSchemas.FileName(type)}");
         }
+    }
+
+    [Theory]
+    [MemberData(nameof(PublicMessageNames))]
+    public void Every_example_still_validates_against_the_previous_majors_schema(string name)
+    {
+        var type = ContractCatalogue.ByName(name);
+        var previous = EventSchemas.ReadCommitted(type, EventSchemas.MajorVersion - 1);
+        if (previous is null) return; // A type new in this major has no older consumers.
+
+        foreach (var example in AsyncApiDocument.Resolve(Document, $"#/components/messages/{name}")["examples"]!.AsArray())
+            SchemaValidation.Validate(previous, example!["payload"]!["message"]!).Should().BeEmpty(
+                $"a consumer still on docs/schemas/{EventSchemas.FileName(type, EventSchemas.MajorVersion - 1)} must accept today's {name}");
     }
 
     [Fact]

@@ -10,11 +10,16 @@ namespace MetricAlignment.Contracts.Tests;
 
 /// <summary>
 /// The JSON schema of a contract's message body as MassTransit writes it (camelCase, numbers as numbers, nulls left
-/// out), derived from the record with System.Text.Json's schema exporter. The committed copies live in docs/schemas.
+/// out), derived from the record with System.Text.Json's schema exporter. The committed copies live in docs/schemas,
+/// one set per major version of the contracts package (&lt;Type&gt;.v&lt;major&gt;.json); older majors' files stay as
+/// the promise to consumers still on that major.
 /// </summary>
 public static class EventSchemas
 {
-    public const string Version = "v1";
+    /// <summary>The major version of the contracts package these tests are built against (contracts/Contracts.csproj).</summary>
+    public static int MajorVersion => typeof(MetricForked).Assembly.GetName().Version!.Major;
+
+    public static string Version => VersionOf(MajorVersion);
     public const string UpdateVariable = "UPDATE_EVENT_SCHEMAS";
     public const string EnvelopeFileName = "MassTransitEnvelope.v1.json";
 
@@ -33,9 +38,15 @@ public static class EventSchemas
 
     public static string Directory => Path.Combine(RepositoryPaths.Root, "docs", "schemas");
 
-    public static string FileName(Type type) => $"{type.Name}.{Version}.json";
+    public static string VersionOf(int major) => $"v{major}";
 
-    public static string FilePath(Type type) => Path.Combine(Directory, FileName(type));
+    public static string FileName(Type type) => FileName(type, MajorVersion);
+
+    public static string FileName(Type type, int major) => $"{type.Name}.{VersionOf(major)}.json";
+
+    public static string FilePath(Type type) => FilePath(type, MajorVersion);
+
+    public static string FilePath(Type type, int major) => Path.Combine(Directory, FileName(type, major));
 
     public static bool UpdateRequested => Environment.GetEnvironmentVariable(UpdateVariable) == "1";
 
@@ -52,8 +63,10 @@ public static class EventSchemas
         return schema;
     }
 
-    public static JsonObject? ReadCommitted(Type type) =>
-        File.Exists(FilePath(type)) ? JsonNode.Parse(File.ReadAllText(FilePath(type)))!.AsObject() : null;
+    public static JsonObject? ReadCommitted(Type type) => ReadCommitted(type, MajorVersion);
+
+    public static JsonObject? ReadCommitted(Type type, int major) =>
+        File.Exists(FilePath(type, major)) ? JsonNode.Parse(File.ReadAllText(FilePath(type, major)))!.AsObject() : null;
 
     public static void Write(Type type, JsonObject schema) =>
         File.WriteAllText(FilePath(type), schema.ToJsonString(FileJson) + "\n");

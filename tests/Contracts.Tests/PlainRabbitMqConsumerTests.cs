@@ -45,6 +45,7 @@ public sealed class PlainRabbitMqConsumerTests : IAsyncLifetime
         var versioned = new MetricVersioned
         {
             RunId = Guid.NewGuid(),
+            Workspace = "globex",
             MetricId = Guid.NewGuid(),
             MetricKey = "custom-coherence",
             PreviousVersion = 3,
@@ -59,6 +60,7 @@ public sealed class PlainRabbitMqConsumerTests : IAsyncLifetime
         properties.ContentType.Should().Be("application/vnd.masstransit+json");
         var message = envelope["message"]!.AsObject();
         message["metricKey"]!.GetValue<string>().Should().Be("custom-coherence");
+        message["workspace"]!.GetValue<string>().Should().Be("globex");
         message["alignedVersion"]!.GetValue<int>().Should().Be(2);
         message["versionedAt"]!.GetValue<DateTimeOffset>().Should().Be(versioned.VersionedAt);
         message.Deserialize<MetricVersioned>(ContractJson).Should().Be(versioned);
@@ -70,6 +72,7 @@ public sealed class PlainRabbitMqConsumerTests : IAsyncLifetime
         var forked = new MetricForked
         {
             RunId = Guid.NewGuid(),
+            Workspace = "default",
             SourceMetricId = Guid.NewGuid(),
             SourceMetricKey = "coherence",
             SourceVersion = 1,
@@ -87,6 +90,7 @@ public sealed class PlainRabbitMqConsumerTests : IAsyncLifetime
             .Should().Contain("urn:message:MetricAlignment.Contracts:MetricForked");
         var message = envelope["message"]!.AsObject();
         message["newMetricName"]!.GetValue<string>().Should().Be("Coherence (aligned)");
+        message["workspace"]!.GetValue<string>().Should().Be("default");
         message["sourceMetricId"]!.GetValue<Guid>().Should().Be(forked.SourceMetricId);
         message.Deserialize<MetricForked>(ContractJson).Should().Be(forked);
     }

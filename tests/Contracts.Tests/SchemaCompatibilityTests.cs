@@ -85,6 +85,29 @@ public sealed class SchemaCompatibilityTests
         Changes<AddsRequiredProperty>().Should().ContainSingle().Which.Should().Contain("$.phase was added as a required property");
 
     [Fact]
+    public void Adding_a_required_property_breaks_senders_but_not_consumers() =>
+        SchemaCompatibility.FindConsumerBreakingChanges(EventSchemas.Generate(typeof(Committed)), EventSchemas.Generate(typeof(AddsRequiredProperty)))
+            .Should().BeEmpty("a consumer receives the new property and ignores it");
+
+    [Fact]
+    public void Making_an_optional_property_required_breaks_senders_but_not_consumers() =>
+        SchemaCompatibility.FindConsumerBreakingChanges(EventSchemas.Generate(typeof(Committed)), EventSchemas.Generate(typeof(MakesOptionalRequired)))
+            .Should().BeEmpty("a consumer already handles the property present");
+
+    [Fact]
+    public void Removing_renaming_or_retyping_a_property_breaks_consumers()
+    {
+        var committed = EventSchemas.Generate(typeof(Committed));
+
+        SchemaCompatibility.FindConsumerBreakingChanges(committed, EventSchemas.Generate(typeof(RemovesProperty)))
+            .Should().ContainSingle().Which.Should().Contain("$.attempt was removed or renamed");
+        SchemaCompatibility.FindConsumerBreakingChanges(committed, EventSchemas.Generate(typeof(RenamesProperty)))
+            .Should().ContainSingle().Which.Should().Contain("$.attempt was removed or renamed");
+        SchemaCompatibility.FindConsumerBreakingChanges(committed, EventSchemas.Generate(typeof(ChangesType)))
+            .Should().ContainSingle().Which.Should().Contain("$.attempt changed its type");
+    }
+
+    [Fact]
     public void Adding_a_property_inside_a_nested_object_is_compared_property_by_property()
     {
         var committed = JsonNode.Parse("""{"type":"object","properties":{"row":{"type":"object","properties":{"id":{"type":"string"}},"required":["id"]}}}""")!.AsObject();

@@ -35,26 +35,59 @@ public sealed class SchemaTests
 
     [Theory]
     [MemberData(nameof(PublicMessageNames))]
-    public void A_contract_only_adds_optional_properties_to_its_committed_v1_schema(string name)
+    public void A_contract_only_adds_optional_properties_to_its_committed_schema_of_the_current_major(string name)
     {
         var type = ContractCatalogue.ByName(name);
         var committed = EventSchemas.ReadCommitted(type);
-        committed.Should().NotBeNull($"docs/schemas/{EventSchemas.FileName(type)} is the baseline of the versioning policy");
+        committed.Should().NotBeNull($"docs/schemas/{EventSchemas.FileName(type)} is the baseline of the versioning policy for this major");
 
         var breaking = SchemaCompatibility.FindBreakingChanges(committed!, EventSchemas.Generate(type));
 
         breaking.Should().BeEmpty(
-            $"{type.Name} {EventSchemas.Version} may only gain optional properties (docs/event-versioning.md); a breaking change ships as a new message type {type.Name}V2 published alongside {type.Name}");
+            $"{type.Name} {EventSchemas.Version} may only gain optional properties (docs/event-versioning.md); a change that breaks consumers ships as a new message type {type.Name}V2 published alongside {type.Name}, one that breaks only senders needs a new major version of the package");
+    }
+
+    [Theory]
+    [MemberData(nameof(PublicMessageNames))]
+    public void A_new_major_version_keeps_everything_consumers_of_the_previous_major_read(string name)
+    {
+        var type = ContractCatalogue.ByName(name);
+        var current = EventSchemas.ReadCommitted(type);
+        current.Should().NotBeNull();
+
+        // Only the sender side may break at a major version (a newly required property); a change that breaks consumers
+        // ships as a new message type at any version, so consumers on the older major keep working across the upgrade.
+        for (var major = EventSchemas.MajorVersion - 1; major >= 1; major--)
+        {
+            var previous = EventSchemas.ReadCommitted(type, major);
+            if (previous is null) continue;
+            SchemaCompatibility.FindConsumerBreakingChanges(previous, current!).Should().BeEmpty(
+                $"consumers of docs/schemas/{EventSchemas.FileName(type, major)} must be able to read {EventSchemas.FileName(type)} (docs/event-versioning.md)");
+        }
     }
 
     [Fact]
-    public void Every_committed_schema_belongs_to_a_public_message()
+    public void Every_committed_schema_of_the_current_major_belongs_to_a_public_message()
     {
-        var expected = ContractCatalogue.PublicMessages.Select(EventSchemas.FileName).Append(EventSchemas.EnvelopeFileName);
+        var expected = ContractCatalogue.PublicMessages.Select(type => EventSchemas.FileName(type)).Append(EventSchemas.EnvelopeFileName);
 
-        var committed = Directory.GetFiles(EventSchemas.Directory, "*.json").Select(Path.GetFileName);
+        var committed = Directory.GetFiles(EventSchemas.Directory, $"*.{EventSchemas.Version}.json").Select(Path.GetFileName)
+            .Append(EventSchemas.EnvelopeFileName);
 
         committed.Should().BeSubsetOf(expected, "a schema without a contract type documents a message nobody sends");
+    }
+
+    [Fact]
+    public void Every_committed_schema_is_of_a_major_the_package_has_reached_including_the_current_one()
+    {
+        var versions = Directory.GetFiles(EventSchemas.Directory, "*.json").Select(file => Path.GetFileNameWithoutExtension(file))
+            .Where(file => file != Path.GetFileNameWithoutExtension(EventSchemas.EnvelopeFileName))
+            .Select(file => int.Parse(file[(file.LastIndexOf(".v", StringComparison.Ordinal) + 2)..], System.Globalization.CultureInfo.InvariantCulture))
+            .ToHashSet();
+
+        versions.Should().Contain(EventSchemas.MajorVersion)
+            .And.OnlyContain(major => major >= 1 && major <= EventSchemas.MajorVersion,
+                $"the schemas describe package majors 1..{EventSchemas.MajorVersion} (contracts/Contracts.csproj)");
     }
 
     [Fact]
@@ -63,7 +96,7 @@ public sealed class SchemaTests
         var schema = EventSchemas.Generate(typeof(AlignmentRunCancelled));
 
         schema["required"]!.AsArray().Select(node => node!.GetValue<string>())
-            .Should().BeEquivalentTo("runId", "metricId", "attempt", "cancelledAt");
+            .Should().BeEquivalentTo("runId", "workspace", "metricId", "attempt", "cancelledAt");
         schema["properties"]!["runId"]!["format"]!.GetValue<string>().Should().Be("uuid");
         schema["properties"]!["reason"]!["type"]!.ToJsonString().Should().Be("""["string","null"]""");
         schema["properties"]!["attempt"]!["type"]!.GetValue<string>().Should().Be("integer");

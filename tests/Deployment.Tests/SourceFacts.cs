@@ -45,6 +45,8 @@ public static partial class SourceFacts
         {
             if (IsBuildOutput(project)) continue;
             if (!File.ReadAllText(project).Contains("Sdk=\"Microsoft.NET.Sdk.Web\"")) continue;
+            // A development tool (the development issuer) opts out of images: it is never deployed.
+            if (File.ReadAllText(project).Contains("<EnableSdkContainerSupport>false</EnableSdkContainerSupport>")) continue;
             var folder = Path.GetDirectoryName(project)!;
             var extensions = Directory.Exists(Path.Combine(folder, "Extensions"))
                 ? Directory.GetFiles(Path.Combine(folder, "Extensions"), "*ServiceExtensions.cs")

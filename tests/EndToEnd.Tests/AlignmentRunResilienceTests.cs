@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using MetricAlignment.ServiceDefaults;
 using MetricAlignment.TestSupport;
 
 namespace MetricAlignment.EndToEnd.Tests;
@@ -141,7 +142,7 @@ public sealed class AlignmentRunResilienceTests(ScriptedProviderAppFixture fixtu
         others.Should().ContainSingle("one of the {0} replicas is making the call", ScriptedProviderAppFixture.AlignmentReplicas);
         foreach (var port in LocalProcesses.ListeningPorts(others[0]))
         {
-            var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromSeconds(10) };
+            var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromSeconds(10) }.As(Roles.Admin);
             try
             {
                 if ((await client.GetAsync("alive")).IsSuccessStatusCode) return client;

@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using MetricAlignment.TestSupport;
 using RabbitMQ.Client;
 
 namespace MetricAlignment.EndToEnd.Tests;
@@ -47,6 +48,7 @@ public sealed class AlignmentRunTests(DistributedAppFixture fixture)
 
         var forked = await events.ReceiveAsync(m => m["runId"]?.GetValue<Guid>() == runId, RunTimeout);
         forked["newMetricId"]!.GetValue<Guid>().Should().Be(forkId);
+        ((string?)forked["workspace"]).Should().Be(TestTokens.Workspace, "events say whose workspace changed");
         using var acceptedAgain = await alignment.PostAsJsonAsync($"api/alignment-runs/{runId}/accept", new { overrideNewerVersion = false });
         acceptedAgain.StatusCode.Should().Be(HttpStatusCode.Conflict);
         (await events.CountAsync(m => m["runId"]?.GetValue<Guid>() == runId, TimeSpan.FromSeconds(3))).Should().Be(0, "one accepted run publishes exactly one MetricForked");

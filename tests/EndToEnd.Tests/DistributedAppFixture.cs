@@ -2,6 +2,7 @@ using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
 using MetricAlignment.DatasetImport;
+using MetricAlignment.ServiceDefaults;
 using MetricAlignment.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -31,6 +32,8 @@ public class DistributedAppFixture : IAsyncLifetime
 
         var args = _databases.Select(d => $"--ConnectionStrings:{d.Key}={d.Value}")
             .Append($"--ConnectionStrings:messaging={_vhost}")
+            // The services trust the tests' tokens: they are signed with the key the AppHost hands the development issuer.
+            .Concat(TestTokens.AppHostArguments)
             .Concat(AppHostArguments)
             .ToArray();
         using var cts = new CancellationTokenSource(StartTimeout);
@@ -59,7 +62,12 @@ public class DistributedAppFixture : IAsyncLifetime
     /// <summary>Waits beyond the services being healthy, e.g. for every replica.</summary>
     protected virtual Task OnStartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public HttpClient CreateClient(string service) => App.CreateHttpClient(service, "http");
+    /// <summary>A client of the service that calls as an admin of the default workspace.</summary>
+    public HttpClient CreateClient(string service) => CreateClient(service, Roles.Admin);
+
+    /// <summary>A client of the service that calls with the role in the workspace.</summary>
+    public HttpClient CreateClient(string service, string role, string workspace = TestTokens.Workspace) =>
+        App.CreateHttpClient(service, "http").As(role, workspace);
 
     readonly SemaphoreSlim _importGate = new(1, 1);
     IReadOnlyList<ImportedEvaluation>? _imported;

@@ -6,6 +6,8 @@ using System.Runtime.CompilerServices;
 using alignment::MetricAlignment.Alignment.Clients;
 using MassTransit;
 using MetricAlignment.Contracts;
+using MetricAlignment.ServiceDefaults;
+using MetricAlignment.TestSupport;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
@@ -46,7 +48,7 @@ public sealed class FaultServices : IAsyncLifetime
             web.UseSetting("ConnectionStrings:metricsdb", infrastructure.Database("metricsdb"));
             web.UseSetting("ConnectionStrings:messaging", infrastructure.Messaging);
         });
-        Metrics = metricsService.CreateClient();
+        Metrics = metricsService.CreateClient().As(Roles.Admin);
         Metrics.Timeout = TimeSpan.FromSeconds(30);
         (await Metrics.GetAsync("/health")).EnsureSuccessStatusCode();
 
@@ -60,11 +62,12 @@ public sealed class FaultServices : IAsyncLifetime
             {
                 services.RemoveAll<IMetricsClient>();
                 services.RemoveAll<IAnnotationsClient>();
-                services.AddSingleton<IMetricsClient>(new MetricsClient(metricsService.CreateClient()));
+                // The worker's look-ups carry a service token, as the real client's do.
+                services.AddSingleton<IMetricsClient>(new MetricsClient(metricsService.CreateClient().AsService(TestTokens.Workspace)));
                 services.AddSingleton<IAnnotationsClient>(Annotations);
             });
         });
-        Alignment = alignmentService.CreateClient();
+        Alignment = alignmentService.CreateClient().As(Roles.Admin);
         Alignment.Timeout = TimeSpan.FromSeconds(45);
         (await Alignment.GetAsync("/health")).EnsureSuccessStatusCode();
 
@@ -141,13 +144,14 @@ public sealed class FaultServices : IAsyncLifetime
             return evaluation;
         }
 
-        public Task<IReadOnlyList<EligibleEvaluation>> GetEligibleEvaluationsAsync(Guid metricId, CancellationToken cancellationToken) =>
-            Task.FromResult<IReadOnlyList<EligibleEvaluation>>(eligible.TryGetValue(metricId, out var list) ? [.. list] : []);
+        public Task<IReadOnlyList<EligibleEvaluation>> GetEligibleEvaluationsAsync(string workspace, Guid metricId, CancellationToken cancellationToken) =>
+            Task.FromResult<IReadOnlyList<EligibleEvaluation>>(workspace == TestTokens.Workspace && eligible.TryGetValue(metricId, out var list) ? [.. list] : []);
 
         /// <summary>Eight rows, four of them with the judge two points above the humans.</summary>
-        public async IAsyncEnumerable<ResolvedRow> StreamResolvedRowsAsync(Guid metricId, IReadOnlyList<Guid> evaluationIds,
+        public async IAsyncEnumerable<ResolvedRow> StreamResolvedRowsAsync(string workspace, Guid metricId, IReadOnlyList<Guid> evaluationIds,
             [EnumeratorCancellation] CancellationToken cancellationToken)
         {
+            if (workspace != TestTokens.Workspace) throw new InvalidOperationException($"Rows were asked for in workspace '{workspace}', not the run's.");
             foreach (var (judge, human) in new[] { (5.0, 3.0), (4.0, 4.0), (5.0, 2.0), (3.0, 3.0), (4.0, 2.0), (2.0, 2.0), (3.0, 1.0), (1.0, 1.0) })
             {
                 await Task.Delay(RowDelay, cancellationToken);

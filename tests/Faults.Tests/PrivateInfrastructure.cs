@@ -30,7 +30,15 @@ public sealed class PrivateInfrastructure
     public int PostgresPort { get; }
     public int RabbitPort { get; }
 
-    public string Database(string name) => $"Host=127.0.0.1;Port={PostgresPort};Database={name};Username={User};Password={Password}";
+    /// <summary>
+    /// The database as its service connects to it: eng/infra.sh makes each service's role (metrics_svc for metricsdb...)
+    /// the owner of its database and lets no other role, not even the administrator, connect to it.
+    /// </summary>
+    public string Database(string name)
+    {
+        var service = name.EndsWith("db", StringComparison.Ordinal) ? name[..^2] : name;
+        return $"Host=127.0.0.1;Port={PostgresPort};Database={name};Username={service.Replace('-', '_')}_svc;Password={service}-svc-dev-pw";
+    }
     public string Messaging => $"amqp://{User}:{Password}@127.0.0.1:{RabbitPort}/{VirtualHost}";
     public Uri MessagingHost => new($"rabbitmq://127.0.0.1:{RabbitPort}/{VirtualHost}");
     public (string User, string Password) MessagingCredentials => (User, Password);

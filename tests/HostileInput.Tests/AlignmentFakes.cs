@@ -3,10 +3,11 @@ using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using alignment::MetricAlignment.Alignment.Clients;
 using MetricAlignment.Contracts;
+using MetricAlignment.TestSupport;
 
 namespace MetricAlignment.HostileInput.Tests;
 
-/// <summary>The Metrics service as Alignment sees it: one known 1-5 metric, anything else unknown.</summary>
+/// <summary>The Metrics service as Alignment sees it: one known 1-5 metric of the tests' workspace, anything else unknown.</summary>
 public sealed class FakeMetricsClient : IMetricsClient
 {
     public static readonly Guid KnownMetricId = Guid.Parse("5e1f0000-0000-4000-8000-00000000a11c");
@@ -18,22 +19,23 @@ public sealed class FakeMetricsClient : IMetricsClient
         Current = new MetricVersionInfo { Version = 1, SystemPrompt = "You grade faithfulness from 1 to 5.", UserPromptTemplate = "{{output}}" },
     };
 
-    public Task<MetricInfo?> GetMetricAsync(Guid metricId, CancellationToken cancellationToken) =>
-        Task.FromResult(metricId == KnownMetricId ? Known : null);
+    public Task<MetricInfo?> GetMetricAsync(string workspace, Guid metricId, CancellationToken cancellationToken) =>
+        Task.FromResult(workspace == TestTokens.Workspace && metricId == KnownMetricId ? Known : null);
 }
 
-/// <summary>The Annotations service as Alignment sees it: evaluations and row streams the test sets up.</summary>
+/// <summary>The Annotations service as Alignment sees it: evaluations and row streams the test sets up, in the tests' workspace.</summary>
 public sealed class FakeAnnotationsClient : IAnnotationsClient
 {
     public ConcurrentDictionary<Guid, List<EligibleEvaluation>> Eligible { get; } = new();
     public int RowsPerStream { get; set; }
 
-    public Task<IReadOnlyList<EligibleEvaluation>> GetEligibleEvaluationsAsync(Guid metricId, CancellationToken cancellationToken) =>
-        Task.FromResult<IReadOnlyList<EligibleEvaluation>>(Eligible.TryGetValue(metricId, out var list) ? list : []);
+    public Task<IReadOnlyList<EligibleEvaluation>> GetEligibleEvaluationsAsync(string workspace, Guid metricId, CancellationToken cancellationToken) =>
+        Task.FromResult<IReadOnlyList<EligibleEvaluation>>(workspace == TestTokens.Workspace && Eligible.TryGetValue(metricId, out var list) ? list : []);
 
-    public async IAsyncEnumerable<ResolvedRow> StreamResolvedRowsAsync(Guid metricId, IReadOnlyList<Guid> evaluationIds,
+    public async IAsyncEnumerable<ResolvedRow> StreamResolvedRowsAsync(string workspace, Guid metricId, IReadOnlyList<Guid> evaluationIds,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        if (workspace != TestTokens.Workspace) throw new InvalidOperationException($"Rows were asked for in workspace '{workspace}', not the run's.");
         for (var i = 0; i < RowsPerStream; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();

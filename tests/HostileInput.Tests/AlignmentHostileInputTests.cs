@@ -1,3 +1,4 @@
+using MetricAlignment.TestSupport;
 using System.Text.Json.Nodes;
 using Xunit.Abstractions;
 using static MetricAlignment.HostileInput.Tests.Attack;

@@ -1,3 +1,4 @@
+using MetricAlignment.TestSupport;
 using System.Text;
 using System.Text.Json.Nodes;
 using Xunit.Abstractions;

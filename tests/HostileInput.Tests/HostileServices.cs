@@ -3,6 +3,7 @@ extern alias annotations;
 extern alias alignment;
 using alignment::MetricAlignment.Alignment.Clients;
 using annotations::MetricAlignment.Annotations.Metrics;
+using MetricAlignment.ServiceDefaults;
 using MetricAlignment.TestSupport;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
@@ -19,9 +20,10 @@ namespace MetricAlignment.HostileInput.Tests;
 public sealed record ServiceUnderTest(string Name, HttpClient Client, string DatabaseConnectionString);
 
 /// <summary>
-/// The three services in process, each on a fresh database and RabbitMQ vhost. Annotations asks the in-process Metrics
-/// service for its catalogue; Alignment sees fakes of Metrics and Annotations, so that any metric or evaluation it is
-/// given is either the one known metric or unknown.
+/// The three services in process, each on a fresh database and RabbitMQ vhost, called by an admin of the default
+/// workspace so that the hostile input gets past authentication and reaches the endpoints. Annotations asks the
+/// in-process Metrics service for its catalogue; Alignment sees fakes of Metrics and Annotations, so that any metric or
+/// evaluation it is given is either the one known metric or unknown.
 /// </summary>
 public sealed class HostileServices : IAsyncLifetime
 {
@@ -47,7 +49,7 @@ public sealed class HostileServices : IAsyncLifetime
             web.UseSetting("ConnectionStrings:metricsdb", metricsDb);
             web.UseSetting("ConnectionStrings:messaging", metricsVhost);
         }));
-        Metrics = new("Metrics", Track(metricsFactory.CreateClient()), metricsDb);
+        Metrics = new("Metrics", Track(metricsFactory.CreateClient().As(Roles.Admin)), metricsDb);
 
         var annotationsDb = await DatabaseAsync("hostile_annotations");
         var annotationsVhost = await VirtualHostAsync("hostile-annotations");
@@ -61,7 +63,7 @@ public sealed class HostileServices : IAsyncLifetime
             web.ConfigureTestServices(services => services.AddHttpClient<IMetricCatalog, HttpMetricCatalog>()
                 .ConfigurePrimaryHttpMessageHandler(() => metricsFactory.Server.CreateHandler()));
         }));
-        Annotations = new("Annotations", Track(annotationsFactory.CreateClient()), annotationsDb);
+        Annotations = new("Annotations", Track(annotationsFactory.CreateClient().As(Roles.Admin)), annotationsDb);
 
         var alignmentDb = await DatabaseAsync("hostile_alignment");
         var alignmentVhost = await VirtualHostAsync("hostile-alignment");
@@ -77,7 +79,7 @@ public sealed class HostileServices : IAsyncLifetime
                 services.AddSingleton<IAnnotationsClient>(new FakeAnnotationsClient());
             });
         }));
-        Alignment = new("Alignment", Track(alignmentFactory.CreateClient()), alignmentDb);
+        Alignment = new("Alignment", Track(alignmentFactory.CreateClient().As(Roles.Admin)), alignmentDb);
 
         foreach (var service in All)
             (await service.Client.GetAsync("/health")).EnsureSuccessStatusCode();

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using alignment::MetricAlignment.Alignment.Clients;
+using MetricAlignment.ServiceDefaults;
 using MetricAlignment.TestSupport;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
@@ -50,7 +51,7 @@ public sealed class RowsPerRunLimitTests : IAsyncLifetime
     [Fact]
     public async Task A_run_over_more_rows_than_the_configured_maximum_fails_naming_the_limit()
     {
-        using var client = factory.CreateClient();
+        using var client = factory.CreateClient().As(Roles.Admin);
         var evaluation = annotations.AddCompletedEvaluation(FakeMetricsClient.KnownMetricId);
 
         var response = await client.PostAsJsonAsync("/api/alignment-runs",

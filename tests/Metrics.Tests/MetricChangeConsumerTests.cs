@@ -4,6 +4,8 @@ using MetricAlignment.Contracts;
 using MetricAlignment.Metrics.Api;
 using MetricAlignment.Metrics.Catalogue;
 using MetricAlignment.Metrics.Domain;
+using MetricAlignment.ServiceDefaults;
+using MetricAlignment.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace MetricAlignment.Metrics.Tests;
@@ -21,9 +23,10 @@ public sealed class MetricChangeConsumerTests(MetricsServiceFixture service) : I
         await Bus.CreateRequestClient<CreateMetricVersion>(RequestTimeout.After(s: 30))
             .GetResponse<MetricVersionCreated, MetricChangeRejected>(request);
 
-    static CreateMetricFork ForkRequest(Guid runId, Guid metricId, int baseVersion = 1) => new()
+    static CreateMetricFork ForkRequest(Guid runId, Guid metricId, int baseVersion = 1, string workspace = TestTokens.Workspace) => new()
     {
         RunId = runId,
+        Workspace = workspace,
         MetricId = metricId,
         BaseVersion = baseVersion,
         SystemPrompt = "You are a strict fluency judge.",
@@ -32,9 +35,11 @@ public sealed class MetricChangeConsumerTests(MetricsServiceFixture service) : I
         RequestedAt = DateTimeOffset.UtcNow,
     };
 
-    static CreateMetricVersion VersionRequest(Guid runId, Guid metricId, int expected, bool overrideNewer = false) => new()
+    static CreateMetricVersion VersionRequest(Guid runId, Guid metricId, int expected, bool overrideNewer = false,
+        string workspace = TestTokens.Workspace) => new()
     {
         RunId = runId,
+        Workspace = workspace,
         MetricId = metricId,
         ExpectedCurrentVersion = expected,
         OverrideNewerVersion = overrideNewer,
@@ -186,7 +191,7 @@ public sealed class MetricChangeConsumerTests(MetricsServiceFixture service) : I
         var metric = await service.CreateCustomMetricAsync();
         var changes = service.Factory.Services.GetRequiredService<MetricChanges>();
 
-        var results = await Task.WhenAll(Enumerable.Range(0, 12).Select(i => changes.PublishVersionAsync(metric.Id.ToString(),
+        var results = await Task.WhenAll(Enumerable.Range(0, 12).Select(i => changes.PublishVersionAsync(TestTokens.Workspace, metric.Id.ToString(),
             new NewVersionSpec($"prompt {i}", "{{output}}", new VersionAuthor(VersionAuthorKind.Manual, "load", null), $"edit {i}"),
             expectedCurrentVersion: null, overrideNewerVersion: false, runId: Guid.NewGuid(), CancellationToken.None)));
 
@@ -205,5 +210,76 @@ public sealed class MetricChangeConsumerTests(MetricsServiceFixture service) : I
         responses.Count(r => r.Message is MetricVersionCreated).Should().Be(1);
         responses.Where(r => r.Message is MetricChangeRejected).Select(r => ((MetricChangeRejected)r.Message).Reason)
             .Should().HaveCount(3).And.OnlyContain(reason => reason == "version_conflict");
+    }
+
+    [Fact]
+    public async Task A_fork_command_for_a_workspace_creates_the_fork_in_that_workspace_only()
+    {
+        var runId = Guid.NewGuid();
+        var globex = service.ClientAs(Roles.Viewer, TestTokens.OtherWorkspace);
+
+        var response = await ForkAsync(ForkRequest(runId, BuiltInCatalogue.AnswerRelevance.Id, workspace: TestTokens.OtherWorkspace));
+
+        var created = response.Message.Should().BeOfType<MetricForkCreated>().Subject;
+        var fork = await service.GetMetricAsync(created.NewMetricId.ToString(), globex);
+        (fork.Workspace, fork.Kind).Should().Be((TestTokens.OtherWorkspace, MetricKind.Custom));
+        (await service.Client.GetAsync($"/api/metrics/{created.NewMetricId}")).StatusCode.Should().Be(System.Net.HttpStatusCode.NotFound);
+    }
+
+    [Fact]
+    public async Task A_fork_command_cannot_fork_another_workspaces_metric()
+    {
+        var metric = await service.CreateCustomMetricAsync();
+        var runId = Guid.NewGuid();
+
+        var response = await ForkAsync(ForkRequest(runId, metric.Id, workspace: TestTokens.OtherWorkspace));
+
+        var rejected = response.Message.Should().BeOfType<MetricChangeRejected>().Subject;
+        (rejected.RunId, rejected.MetricId, rejected.Reason, rejected.CurrentVersion).Should().Be((runId, metric.Id, "metric_not_found", (int?)null));
+    }
+
+    [Fact]
+    public async Task A_version_command_for_another_workspaces_metric_is_rejected_as_metric_not_found()
+    {
+        var metric = await service.CreateCustomMetricAsync();
+        var runId = Guid.NewGuid();
+
+        var response = await PublishAsync(VersionRequest(runId, metric.Id, expected: 1, workspace: TestTokens.OtherWorkspace));
+
+        var rejected = response.Message.Should().BeOfType<MetricChangeRejected>().Subject;
+        (rejected.RunId, rejected.MetricId, rejected.Reason).Should().Be((runId, metric.Id, "metric_not_found"));
+        rejected.CurrentVersion.Should().BeNull("the other workspace must not learn anything about the metric");
+        (await service.GetMetricAsync(metric.Key)).CurrentVersion.Should().Be(1);
+    }
+
+    [Fact]
+    public async Task A_version_command_for_the_metrics_own_workspace_publishes_it()
+    {
+        var globexAdmin = service.ClientAs(Roles.Admin, TestTokens.OtherWorkspace);
+        var metric = await service.CreateCustomMetricAsync(client: globexAdmin);
+
+        var response = await PublishAsync(VersionRequest(Guid.NewGuid(), metric.Id, expected: 1, workspace: TestTokens.OtherWorkspace));
+
+        response.Message.Should().BeOfType<MetricVersionCreated>().Which.NewVersion.Should().Be(2);
+        (await service.GetMetricAsync(metric.Key, globexAdmin)).CurrentVersion.Should().Be(2);
+    }
+
+    [Fact]
+    public async Task A_repeated_run_id_naming_another_workspace_does_not_reveal_the_first_fork()
+    {
+        var runId = Guid.NewGuid();
+        (await ForkAsync(ForkRequest(runId, BuiltInCatalogue.SummaryConsistency.Id))).Message.Should().BeOfType<MetricForkCreated>();
+
+        var repeat = await ForkAsync(ForkRequest(runId, BuiltInCatalogue.SummaryConsistency.Id, workspace: TestTokens.OtherWorkspace));
+
+        repeat.Message.Should().BeOfType<MetricChangeRejected>().Which.Reason.Should().Be("metric_not_found");
+    }
+
+    [Fact]
+    public async Task A_command_naming_an_invalid_workspace_is_rejected_as_metric_not_found()
+    {
+        var response = await ForkAsync(ForkRequest(Guid.NewGuid(), BuiltInCatalogue.SummaryFluency.Id, workspace: "Not A Slug"));
+
+        response.Message.Should().BeOfType<MetricChangeRejected>().Which.Reason.Should().Be("metric_not_found");
     }
 }

@@ -84,7 +84,7 @@ public sealed class SchemaAndSeedingTests : IAsyncLifetime
         await NewSeeder().SeedAsync(CancellationToken.None);
 
         var store = new MetricStore(dataSource);
-        var helpfulness = (await store.FindAsync("helpfulness", CancellationToken.None))!;
+        var helpfulness = (await store.FindAsync(TestTokens.Workspace, "helpfulness", CancellationToken.None))!;
         helpfulness.CurrentVersion.Should().Be(2);
         helpfulness.Description.Should().Be(BuiltInCatalogue.Helpfulness.Description);
         (await store.FindVersionAsync(helpfulness.Id, 1, CancellationToken.None))!.SystemPrompt.Should().Be("old system prompt");
@@ -101,5 +101,48 @@ public sealed class SchemaAndSeedingTests : IAsyncLifetime
         var rewrite = () => connection.ExecuteAsync("UPDATE metric_versions SET system_prompt = 'tampered'");
 
         await rewrite.Should().ThrowAsync<PostgresException>().WithMessage("*immutable*");
+    }
+
+    [Fact]
+    public async Task Custom_metrics_made_before_workspaces_move_to_the_default_workspace_and_built_ins_stay_shared()
+    {
+        var migrations = new MigrationSource(typeof(MetricsServiceExtensions).Assembly).Load();
+        await using var connection = await NewDataSource().OpenConnectionAsync();
+        await connection.ExecuteAsync(migrations.Single(m => m.Version == 1).Sql);
+        var custom = Guid.NewGuid();
+        await connection.ExecuteAsync("""
+            BEGIN;
+            INSERT INTO metrics (id, key, name, description, kind, type, scope, scale_min, scale_max, current_version)
+            VALUES (@builtIn, 'helpfulness', 'Helpfulness', '', 'built_in', 'quantitative', 'turn', 1, 5, 1),
+                   (@custom, 'tone', 'Tone', '', 'custom', 'quantitative', 'turn', 1, 5, 1);
+            INSERT INTO metric_versions (metric_id, version, system_prompt, user_prompt_template, created_by_kind, created_by_author, change_note)
+            VALUES (@builtIn, 1, 's', '{{output}}', 'seed', 'metrics-service', 'seed'), (@custom, 1, 's', '{{output}}', 'manual', 'a', 'first');
+            COMMIT;
+            """, new { builtIn = BuiltInCatalogue.Helpfulness.Id, custom });
+
+        await connection.ExecuteAsync(migrations.Single(m => m.Version == 2).Sql);
+
+        var workspaces = (await connection.QueryAsync<(string Key, string? Workspace)>("SELECT key, workspace FROM metrics ORDER BY key")).ToList();
+        workspaces.Should().Equal(("helpfulness", null), ("tone", "default"));
+    }
+
+    [Fact]
+    public async Task The_database_keeps_custom_keys_unique_per_workspace_and_built_in_keys_taken_everywhere()
+    {
+        await NewMigrator().MigrateAsync(CancellationToken.None);
+        await NewSeeder().SeedAsync(CancellationToken.None);
+        var dataSource = NewDataSource();
+        var store = new MetricStore(dataSource);
+        await using var connection = await dataSource.OpenConnectionAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+
+        Task<bool> Insert(string key, string workspace) => store.TryInsertMetricAsync(connection, transaction, new NewMetricRow(
+            Guid.NewGuid(), key, key, "", "custom", workspace, "quantitative", "turn", 1, 5, null, 1, null, null), CancellationToken.None);
+
+        (await Insert("tone", "default")).Should().BeTrue();
+        (await Insert("tone", "globex")).Should().BeTrue("the same custom key may exist in two workspaces");
+        (await Insert("tone", "default")).Should().BeFalse("a custom key is unique within its workspace");
+        (await Insert("helpfulness", "globex")).Should().BeFalse("a built-in's key is taken in every workspace");
+        await transaction.RollbackAsync();
     }
 }

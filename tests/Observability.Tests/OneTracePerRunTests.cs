@@ -46,7 +46,7 @@ public sealed class One_trace_per_run : IAsyncLifetime
             web.UseSetting("ConnectionStrings:metricsdb", metricsDatabase);
             web.UseSetting("ConnectionStrings:messaging", virtualHost);
         });
-        metricsApi = metricsService.CreateClient();
+        metricsApi = metricsService.CreateClient().As(Roles.Admin);
         (await metricsApi.GetAsync("/health")).EnsureSuccessStatusCode();
 
         alignmentService = new WebApplicationFactory<AlignmentProgram>().WithWebHostBuilder(web =>
@@ -57,12 +57,12 @@ public sealed class One_trace_per_run : IAsyncLifetime
             {
                 services.RemoveAll<IMetricsClient>();
                 services.RemoveAll<IAnnotationsClient>();
-                // The real Metrics service answers the metric look-ups; only Annotations is faked.
-                services.AddSingleton<IMetricsClient>(new MetricsClient(metricsService.CreateClient()));
+                // The real Metrics service answers the metric look-ups, to the worker's service token; only Annotations is faked.
+                services.AddSingleton<IMetricsClient>(new MetricsClient(metricsService.CreateClient().AsService(TestTokens.Workspace)));
                 services.AddSingleton<IAnnotationsClient>(annotations);
             });
         });
-        alignment = alignmentService.CreateClient();
+        alignment = alignmentService.CreateClient().As(Roles.Admin);
         (await alignment.GetAsync("/health")).EnsureSuccessStatusCode();
     }
 
@@ -174,16 +174,18 @@ public sealed class One_trace_per_run : IAsyncLifetime
             return evaluation;
         }
 
-        public Task<IReadOnlyList<EligibleEvaluation>> GetEligibleEvaluationsAsync(Guid metricId, CancellationToken cancellationToken)
+        public Task<IReadOnlyList<EligibleEvaluation>> GetEligibleEvaluationsAsync(string workspace, Guid metricId, CancellationToken cancellationToken)
         {
             lock (eligible)
-                return Task.FromResult<IReadOnlyList<EligibleEvaluation>>(eligible.TryGetValue(metricId, out var list) ? list.ToList() : []);
+                return Task.FromResult<IReadOnlyList<EligibleEvaluation>>(
+                    workspace == TestTokens.Workspace && eligible.TryGetValue(metricId, out var list) ? list.ToList() : []);
         }
 
         /// <summary>Six rows, three of them with the judge two points above the humans.</summary>
-        public async IAsyncEnumerable<ResolvedRow> StreamResolvedRowsAsync(Guid metricId, IReadOnlyList<Guid> evaluationIds,
+        public async IAsyncEnumerable<ResolvedRow> StreamResolvedRowsAsync(string workspace, Guid metricId, IReadOnlyList<Guid> evaluationIds,
             [EnumeratorCancellation] CancellationToken cancellationToken)
         {
+            if (workspace != TestTokens.Workspace) throw new InvalidOperationException($"Rows were asked for in workspace '{workspace}', not the run's.");
             foreach (var (judge, human) in new[] { (5.0, 3.0), (4.0, 4.0), (5.0, 2.0), (3.0, 3.0), (4.0, 2.0), (2.0, 2.0) })
             {
                 await Task.Yield();

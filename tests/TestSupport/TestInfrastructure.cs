@@ -35,10 +35,30 @@ public static class TestInfrastructure
     {
         var name = new NpgsqlConnectionStringBuilder(connectionString).Database;
         NpgsqlConnection.ClearAllPools();
-        await using var connection = new NpgsqlConnection(PostgresAdminConnectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)", connection);
-        await command.ExecuteNonQueryAsync();
+        // Dropping races with the other fixtures creating and dropping their databases at the same time (shared catalogue
+        // locks), which PostgreSQL occasionally answers with an error. A test database left behind costs nothing, while a
+        // cleanup failure fails the whole test run: retry, then leave it.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await using var connection = new NpgsqlConnection(PostgresAdminConnectionString);
+                await connection.OpenAsync();
+                await using var command = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)", connection);
+                await command.ExecuteNonQueryAsync();
+                return;
+            }
+            catch (PostgresException exception) when (attempt < 5)
+            {
+                Console.Error.WriteLine($"[test infrastructure] dropping {name} failed ({exception.SqlState}: {exception.MessageText}); retrying");
+                await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt));
+            }
+            catch (PostgresException exception)
+            {
+                Console.Error.WriteLine($"[test infrastructure] left database {name} behind: {exception.SqlState}: {exception.MessageText}");
+                return;
+            }
+        }
     }
 
     /// <summary>A fresh vhost on the test broker; returns its amqp:// connection string.</summary>

@@ -2,6 +2,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using MetricAlignment.Tools;
 using RabbitMQ.Client;
 
 namespace MetricAlignment.Demo;
@@ -9,7 +10,8 @@ namespace MetricAlignment.Demo;
 /// <summary>
 /// The run command's demo on the imported dataset: a fluency alignment run from Start to Accept through the public
 /// APIs, watched the way a user or another service would see it, with the MetricForked event read straight from
-/// its RabbitMQ exchange (as a non-.NET consumer would).
+/// its RabbitMQ exchange (as a non-.NET consumer would). Starting and accepting a run needs the Edit policy: run it
+/// with a metric-editor or admin token (--token / MA_TOKEN, or --user and --password against the token endpoint).
 /// </summary>
 public static class AlignmentDemo
 {
@@ -28,10 +30,16 @@ public static class AlignmentDemo
         var broker = Arg("--broker", Environment.GetEnvironmentVariable("ConnectionStrings__messaging") ?? "amqp://alignment:alignment-dev-pw@127.0.0.1:35672/alignment");
         var metricKey = Arg("--metric", "fluency");
         var threshold = double.Parse(Arg("--delta-threshold", "1"), System.Globalization.CultureInfo.InvariantCulture);
+        var auth = AccessTokenOptions.From(args);
+        if (auth.Problem() is { } problem)
+        {
+            Console.Error.WriteLine($"[demo] {problem}");
+            return 2;
+        }
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
         try
         {
-            await RunAsync(new Uri(metricsUrl), new Uri(alignmentUrl), new Uri(broker), metricKey, threshold, timeout.Token);
+            await RunAsync(new Uri(metricsUrl), new Uri(alignmentUrl), new Uri(broker), auth, metricKey, threshold, timeout.Token);
             return 0;
         }
         catch (Exception e) when (e is HttpRequestException or InvalidOperationException or OperationCanceledException)
@@ -41,10 +49,14 @@ public static class AlignmentDemo
         }
     }
 
-    static async Task RunAsync(Uri metricsUrl, Uri alignmentUrl, Uri broker, string metricKey, double threshold, CancellationToken ct)
+    static async Task RunAsync(Uri metricsUrl, Uri alignmentUrl, Uri broker, AccessTokenOptions auth, string metricKey, double threshold,
+        CancellationToken ct)
     {
         using var metrics = new HttpClient { BaseAddress = metricsUrl };
         using var alignment = new HttpClient { BaseAddress = alignmentUrl };
+        var token = await auth.AuthorizeAsync(ct, metrics, alignment);
+        var workspace = AccessTokenOptions.Claim(token, "workspace");
+        Say($"acting as {AccessTokenOptions.Claim(token, "sub") ?? "the given token"} ({AccessTokenOptions.Claim(token, "role") ?? "no role"}) in workspace {workspace ?? "(unknown)"}");
 
         var metric = (await metrics.GetFromJsonAsync<JsonObject>($"api/metrics/{metricKey}", ct))!;
         var metricId = metric["id"]!.GetValue<Guid>();
@@ -114,7 +126,10 @@ public static class AlignmentDemo
         }
 
         var forked = await ReceiveAsync(channel, queue, runId, ct);
-        Say($"MetricForked received from exchange '{MetricForkedExchange}':");
+        var forkedWorkspace = forked["workspace"]?.GetValue<string>();
+        Say($"MetricForked received from exchange '{MetricForkedExchange}' for workspace '{forkedWorkspace ?? "(none)"}':");
+        if (workspace is not null && forkedWorkspace != workspace)
+            throw new InvalidOperationException($"MetricForked names workspace '{forkedWorkspace}', the run was started in '{workspace}'");
         Console.WriteLine(forked.ToJsonString(Json));
 
         var newMetricId = forked["newMetricId"]?.GetValue<Guid>() ?? run["outcome"]!["metricId"]!.GetValue<Guid>();

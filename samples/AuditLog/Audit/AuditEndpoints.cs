@@ -1,3 +1,5 @@
+using MetricAlignment.ServiceDefaults;
+
 namespace MetricAlignment.AuditLog.Audit;
 
 public static class AuditEndpoints
@@ -7,19 +9,23 @@ public static class AuditEndpoints
 
     public static IEndpointRouteBuilder MapAuditEndpoints(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/api/audit", (AuditTrail trail, Guid? runId, int? limit) =>
+        // The fallback policy (Read) already requires a token naming a workspace; the caller then sees that workspace's
+        // entries only, so another workspace's run id answers an empty list, exactly like an unknown one.
+        app.MapGet("/api/audit", (AuditTrail trail, Caller caller, Guid? runId, int? limit) =>
             {
                 if (limit is < 1 or > MaxLimit)
                     return Results.ValidationProblem(new Dictionary<string, string[]>
                     {
                         ["limit"] = [$"limit must be between 1 and {MaxLimit}."],
                     });
-                return Results.Ok(trail.List(runId, limit ?? DefaultLimit));
+                return Results.Ok(trail.List(caller.Workspace, runId, limit ?? DefaultLimit));
             })
             .WithName("ListAuditEntries")
-            .WithSummary("The audit log of accepted alignment runs, newest first.")
+            .WithSummary("The audit log of accepted alignment runs in the caller's workspace, newest first.")
             .Produces<IReadOnlyList<AuditEntry>>()
-            .ProducesValidationProblem();
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status403Forbidden);
         return app;
     }
 }

@@ -8,6 +8,8 @@ public sealed record AuditEntry
     /// <summary>The contract type name: AlignmentRunAccepted, MetricForked or MetricVersioned.</summary>
     public required string EventType { get; init; }
     public required Guid RunId { get; init; }
+    /// <summary>The workspace of the run and its metric; the API shows a caller only its own workspace's entries.</summary>
+    public required string Workspace { get; init; }
     /// <summary>The metric the entry is about: the aligned metric (accepted, versioned) or the fork's source.</summary>
     public required Guid MetricId { get; init; }
     public required string MetricKey { get; init; }

@@ -25,12 +25,13 @@ public sealed class AuditTrail
         }
     }
 
-    /// <summary>Newest first, optionally only one run's entries.</summary>
-    public IReadOnlyList<AuditEntry> List(Guid? runId, int limit)
+    /// <summary>One workspace's entries, newest first, optionally only one run's.</summary>
+    public IReadOnlyList<AuditEntry> List(string workspace, Guid? runId, int limit)
     {
         lock (gate)
         {
             return entries
+                .Where(entry => entry.Workspace == workspace)
                 .Where(entry => runId is null || entry.RunId == runId)
                 .OrderByDescending(entry => entry.OccurredAt)
                 .ThenByDescending(entry => entry.ReceivedAt)

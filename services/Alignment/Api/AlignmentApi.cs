@@ -6,6 +6,7 @@ using MetricAlignment.Alignment.Persistence;
 using MetricAlignment.Alignment.Reflection;
 using MetricAlignment.Alignment.StateMachines.AlignmentRun;
 using MetricAlignment.Contracts;
+using MetricAlignment.ServiceDefaults;
 using Npgsql;
 
 namespace MetricAlignment.Alignment.Api;
@@ -18,23 +19,41 @@ public static class AlignmentApi
     public const string MaxEvaluationIdsKey = "Alignment:MaxEvaluationIdsPerRun";
     public const int DefaultMaxEvaluationIds = 100;
 
+    /// <summary>
+    /// Every endpoint acts in the caller's workspace: a run, metric or evaluation of another workspace answers as if it
+    /// did not exist. Reads need any role (the fallback policy); changing a run needs <see cref="Policies.Edit"/>.
+    /// </summary>
     public static IEndpointRouteBuilder MapAlignmentRunEndpoints(this IEndpointRouteBuilder app)
     {
+        // One cache per application (not static): it mirrors this application's database. Null when switched off
+        // (Alignment:ResponseCache:Enabled=false), which reads and serialises every run on every request as before.
+        var configuration = app.ServiceProvider.GetRequiredService<IConfiguration>();
+        var cache = configuration.GetValue(RunResponseCache.EnabledKey, true)
+            ? new RunResponseCache(
+                app.ServiceProvider.GetRequiredService<Microsoft.Extensions.Options.IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>().Value.SerializerOptions,
+                configuration.GetValue(RunResponseCache.MaxBytesKey, RunResponseCache.DefaultMaxBytes))
+            : null;
+
         var runs = app.MapGroup("/api/alignment-runs").WithTags("Alignment runs");
-        runs.MapPost("/", StartAsync).WithName("StartAlignmentRun");
-        runs.MapGet("/{id:guid}", GetAsync).WithName("GetAlignmentRun");
-        runs.MapPost("/{id:guid}/cancel", CancelAsync).WithName("CancelAlignmentRun");
-        runs.MapPost("/{id:guid}/accept", AcceptAsync).WithName("AcceptAlignmentRun");
-        runs.MapPost("/{id:guid}/discard", DiscardAsync).WithName("DiscardAlignmentRun");
-        runs.MapPost("/{id:guid}/retry", RetryAsync).WithName("RetryAlignmentRun");
+        runs.MapPost("/", StartAsync).WithName("StartAlignmentRun").RequireAuthorization(Policies.Edit);
+        runs.MapGet("/{id:guid}", (Guid id, Caller caller, NpgsqlDataSource dataSource, CancellationToken cancellationToken) =>
+                GetAsync(id, caller, dataSource, cache, cancellationToken))
+            .WithName("GetAlignmentRun").Produces<AlignmentRunResponse>().ProducesProblem(StatusCodes.Status404NotFound);
+        runs.MapPost("/{id:guid}/cancel", CancelAsync).WithName("CancelAlignmentRun").RequireAuthorization(Policies.Edit);
+        runs.MapPost("/{id:guid}/accept", AcceptAsync).WithName("AcceptAlignmentRun").RequireAuthorization(Policies.Edit);
+        runs.MapPost("/{id:guid}/discard", DiscardAsync).WithName("DiscardAlignmentRun").RequireAuthorization(Policies.Edit);
+        runs.MapPost("/{id:guid}/retry", RetryAsync).WithName("RetryAlignmentRun").RequireAuthorization(Policies.Edit);
 
         var metrics = app.MapGroup("/api/metrics/{metricId:guid}").WithTags("Alignment runs");
-        metrics.MapGet("/alignment-runs", HistoryAsync).WithName("ListAlignmentRuns");
+        metrics.MapGet("/alignment-runs", (Guid metricId, Caller caller, HttpContext http, NpgsqlDataSource dataSource, IMetricsClient metricsClient,
+                CancellationToken cancellationToken) => HistoryAsync(metricId, caller, http, dataSource, metricsClient, cache, cancellationToken))
+            .WithName("ListAlignmentRuns").Produces<IReadOnlyList<AlignmentRunSummary>>().ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status404NotFound);
         metrics.MapGet("/eligible-evaluations", EligibleAsync).WithName("ListEligibleEvaluations");
         return app;
     }
 
-    static async Task<IResult> StartAsync(StartAlignmentRunRequest? request, IMetricsClient metrics, IAnnotationsClient annotations,
+    static async Task<IResult> StartAsync(StartAlignmentRunRequest? request, Caller caller, IMetricsClient metrics, IAnnotationsClient annotations,
         ProviderCatalog catalog, IRequestClient<StartAlignmentRun> start, NpgsqlDataSource dataSource, IConfiguration configuration,
         CancellationToken cancellationToken)
     {
@@ -70,11 +89,11 @@ public static class AlignmentApi
         if (errors.Count > 0) return Results.ValidationProblem(errors);
 
         var metricId = request.MetricId!.Value;
-        var metric = await metrics.GetMetricAsync(metricId, cancellationToken);
-        if (metric is null)
-            return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Unknown metric", detail: $"Metric {metricId} does not exist.");
+        var metric = await metrics.GetMetricAsync(caller.Workspace, metricId, cancellationToken);
+        if (metric is null) return UnknownMetric(metricId);
 
-        var eligible = (await annotations.GetEligibleEvaluationsAsync(metricId, cancellationToken)).ToDictionary(e => e.EvaluationId);
+        // Only the caller's workspace's evaluations are listed, so another workspace's id is refused like an unknown one.
+        var eligible = (await annotations.GetEligibleEvaluationsAsync(caller.Workspace, metricId, cancellationToken)).ToDictionary(e => e.EvaluationId);
         var evaluationErrors = new List<string>();
         foreach (var id in evaluationIds)
         {
@@ -109,7 +128,7 @@ public static class AlignmentApi
         {
             await start.RequestAsync<StartAlignmentRun, AlignmentRunStartAcknowledged>(new StartAlignmentRun
             {
-                RunId = runId, MetricId = metric.Id, MetricKey = metric.Key, MetricName = metric.Name, MetricKind = metric.Kind,
+                RunId = runId, Workspace = caller.Workspace, MetricId = metric.Id, MetricKey = metric.Key, MetricName = metric.Name, MetricKind = metric.Kind,
                 MetricType = metric.Type, MetricVersion = metric.CurrentVersion, EvaluationIds = evaluationIds.ToList(),
                 ReflectionProvider = reflection!.Provider, ReflectionModel = reflection.Model, JudgeProvider = judge?.Provider,
                 JudgeModel = judge?.Model, DeltaThreshold = threshold, RequestedAt = DateTimeOffset.UtcNow,
@@ -118,9 +137,9 @@ public static class AlignmentApi
         catch (BrokerUnavailableException)
         {
             // The saga may have created the run and only its acknowledgement was late: then the start did happen.
-            if (await AlignmentRunStore.GetAsync(dataSource, runId, cancellationToken) is null) throw;
+            if (await AlignmentRunStore.GetAsync(dataSource, caller.Workspace, runId, cancellationToken) is null) throw;
         }
-        var run = await AlignmentRunStore.GetAsync(dataSource, runId, cancellationToken)
+        var run = await AlignmentRunStore.GetAsync(dataSource, caller.Workspace, runId, cancellationToken)
             ?? throw new InvalidOperationException($"Alignment run {runId} was acknowledged but cannot be read.");
         return Results.Accepted($"/api/alignment-runs/{runId}", AlignmentRunResponse.From(run));
     }
@@ -130,9 +149,11 @@ public static class AlignmentApi
 
     static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
 
-    static async Task<IResult> GetAsync(Guid id, NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    static async Task<IResult> GetAsync(Guid id, Caller caller, NpgsqlDataSource dataSource, RunResponseCache? cache,
+        CancellationToken cancellationToken)
     {
-        var run = await AlignmentRunStore.GetAsync(dataSource, id, cancellationToken);
+        if (cache is not null) return await cache.GetRunAsync(dataSource, caller.Workspace, id, cancellationToken) ?? NotFound(id);
+        var run = await AlignmentRunStore.GetAsync(dataSource, caller.Workspace, id, cancellationToken);
         return run is null ? NotFound(id) : Results.Ok(AlignmentRunResponse.From(run));
     }
 
@@ -140,7 +161,8 @@ public static class AlignmentApi
     /// A page of run summaries, newest first. The next page is asked for with ?before= the last run's id (also given in
     /// a Link rel="next" header when the page is full).
     /// </summary>
-    static async Task<IResult> HistoryAsync(Guid metricId, HttpContext http, NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    static async Task<IResult> HistoryAsync(Guid metricId, Caller caller, HttpContext http, NpgsqlDataSource dataSource, IMetricsClient metricsClient,
+        RunResponseCache? cache, CancellationToken cancellationToken)
     {
         var query = http.Request.Query;
         var errors = new Dictionary<string, string[]>();
@@ -157,25 +179,39 @@ public static class AlignmentApi
         }
         if (errors.Count > 0) return Results.ValidationProblem(errors);
 
-        var runs = await AlignmentRunStore.ListSummariesByMetricAsync(dataSource, metricId, limit, before, cancellationToken);
-        if (runs is null)
+        if (cache is null)
+        {
+            var runs = await AlignmentRunStore.ListSummariesByMetricAsync(dataSource, caller.Workspace, metricId, limit, before, cancellationToken);
+            if (runs is null)
+                return Results.ValidationProblem(new Dictionary<string, string[]> { ["before"] = [$"Run {before} is not a run of metric {metricId}."] });
+            if (runs.Count == 0 && before is null && !await MetricVisibleAsync(metricsClient, caller, metricId, cancellationToken))
+                return UnknownMetric(metricId);
+            if (runs.Count == limit)
+                http.Response.Headers.Link = $"</api/metrics/{metricId}/alignment-runs?limit={limit}&before={runs[^1].Run.CorrelationId}>; rel=\"next\"";
+            return Results.Ok(runs.Select(r => AlignmentRunSummary.From(r.Run, r.GuidelineCount)));
+        }
+        var page = await cache.GetHistoryAsync(dataSource, caller.Workspace, metricId, limit, before, cancellationToken);
+        if (page is not { } found)
             return Results.ValidationProblem(new Dictionary<string, string[]> { ["before"] = [$"Run {before} is not a run of metric {metricId}."] });
-        if (runs.Count == limit)
-            http.Response.Headers.Link = $"</api/metrics/{metricId}/alignment-runs?limit={limit}&before={runs[^1].Run.CorrelationId}>; rel=\"next\"";
-        return Results.Ok(runs.Select(r => AlignmentRunSummary.From(r.Run, r.GuidelineCount)));
+        var (result, lastId, count) = found;
+        if (count == 0 && before is null && !await MetricVisibleAsync(metricsClient, caller, metricId, cancellationToken))
+            return UnknownMetric(metricId);
+        if (count == limit)
+            http.Response.Headers.Link = $"</api/metrics/{metricId}/alignment-runs?limit={limit}&before={lastId}>; rel=\"next\"";
+        return result;
     }
 
-    static async Task<IResult> EligibleAsync(Guid metricId, IMetricsClient metrics, IAnnotationsClient annotations, CancellationToken cancellationToken)
-    {
-        if (await metrics.GetMetricAsync(metricId, cancellationToken) is null)
-            return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Unknown metric", detail: $"Metric {metricId} does not exist.");
-        return Results.Ok(await annotations.GetEligibleEvaluationsAsync(metricId, cancellationToken));
-    }
-
-    static async Task<IResult> CancelAsync(Guid id, NpgsqlDataSource dataSource, IPublishEndpoint publisher, IConfiguration configuration,
+    static async Task<IResult> EligibleAsync(Guid metricId, Caller caller, IMetricsClient metrics, IAnnotationsClient annotations,
         CancellationToken cancellationToken)
     {
-        var run = await AlignmentRunStore.GetAsync(dataSource, id, cancellationToken);
+        if (await metrics.GetMetricAsync(caller.Workspace, metricId, cancellationToken) is null) return UnknownMetric(metricId);
+        return Results.Ok(await annotations.GetEligibleEvaluationsAsync(caller.Workspace, metricId, cancellationToken));
+    }
+
+    static async Task<IResult> CancelAsync(Guid id, Caller caller, NpgsqlDataSource dataSource, IPublishEndpoint publisher, IConfiguration configuration,
+        CancellationToken cancellationToken)
+    {
+        var run = await AlignmentRunStore.GetAsync(dataSource, caller.Workspace, id, cancellationToken);
         if (run is null) return NotFound(id);
         var status = AlignmentRunResponse.StatusOf(run.CurrentState);
         if (run.CurrentState is not ("Pending" or "Running"))
@@ -186,11 +222,11 @@ public static class AlignmentApi
         return Results.Accepted($"/api/alignment-runs/{id}", new CancelResult(true, status, null));
     }
 
-    static async Task<IResult> AcceptAsync(Guid id, AcceptAlignmentRunRequest? request, NpgsqlDataSource dataSource, IMetricsClient metrics,
+    static async Task<IResult> AcceptAsync(Guid id, AcceptAlignmentRunRequest? request, Caller caller, NpgsqlDataSource dataSource, IMetricsClient metrics,
         IPublishEndpoint publisher, IConfiguration configuration, CancellationToken cancellationToken)
     {
         request ??= new AcceptAlignmentRunRequest();
-        var run = await AlignmentRunStore.GetAsync(dataSource, id, cancellationToken);
+        var run = await AlignmentRunStore.GetAsync(dataSource, caller.Workspace, id, cancellationToken);
         if (run is null) return NotFound(id);
         if (Undecidable(run) is { } conflict) return conflict;
         if (run.Disagreements == 0)
@@ -204,7 +240,7 @@ public static class AlignmentApi
                 {
                     ["forkName"] = [$"Metric '{run.MetricKey}' is custom: accepting adds a version to it, so there is no fork to name."],
                 });
-            var metric = await metrics.GetMetricAsync(run.MetricId, cancellationToken);
+            var metric = await metrics.GetMetricAsync(run.Workspace, run.MetricId, cancellationToken);
             if (metric is null)
                 return Conflict("Metric is gone", $"Metric {run.MetricId} no longer exists, so the run cannot be accepted.");
             if (metric.CurrentVersion != run.MetricVersion && !request.OverrideNewerVersion)
@@ -222,10 +258,10 @@ public static class AlignmentApi
         return Results.Accepted($"/api/alignment-runs/{id}", AlignmentRunResponse.From(run));
     }
 
-    static async Task<IResult> DiscardAsync(Guid id, NpgsqlDataSource dataSource, IPublishEndpoint publisher, IConfiguration configuration,
+    static async Task<IResult> DiscardAsync(Guid id, Caller caller, NpgsqlDataSource dataSource, IPublishEndpoint publisher, IConfiguration configuration,
         CancellationToken cancellationToken)
     {
-        var run = await AlignmentRunStore.GetAsync(dataSource, id, cancellationToken);
+        var run = await AlignmentRunStore.GetAsync(dataSource, caller.Workspace, id, cancellationToken);
         if (run is null) return NotFound(id);
         if (Undecidable(run) is { } conflict) return conflict;
         using var trace = RunTrace.Continue(run, "alignment.discard");
@@ -234,10 +270,10 @@ public static class AlignmentApi
         return Results.Accepted($"/api/alignment-runs/{id}", AlignmentRunResponse.From(run));
     }
 
-    static async Task<IResult> RetryAsync(Guid id, NpgsqlDataSource dataSource, IPublishEndpoint publisher, IConfiguration configuration,
+    static async Task<IResult> RetryAsync(Guid id, Caller caller, NpgsqlDataSource dataSource, IPublishEndpoint publisher, IConfiguration configuration,
         CancellationToken cancellationToken)
     {
-        var run = await AlignmentRunStore.GetAsync(dataSource, id, cancellationToken);
+        var run = await AlignmentRunStore.GetAsync(dataSource, caller.Workspace, id, cancellationToken);
         if (run is null) return NotFound(id);
         if (run.CurrentState != "Error")
             return Conflict("Only failed runs can be retried", $"The run is {AlignmentRunResponse.StatusOf(run.CurrentState)}; retry applies to runs in error.");
@@ -259,6 +295,16 @@ public static class AlignmentApi
     };
 
     static IResult Conflict(string title, string detail) => Results.Problem(statusCode: StatusCodes.Status409Conflict, title: title, detail: detail);
+
+    /// <summary>
+    /// An empty history is only answered for a metric the caller can see: another workspace's metric is 404, as an unknown
+    /// one. A history with runs needs no call, since the caller's workspace has runs of it.
+    /// </summary>
+    static async Task<bool> MetricVisibleAsync(IMetricsClient metrics, Caller caller, Guid metricId, CancellationToken cancellationToken) =>
+        await metrics.GetMetricAsync(caller.Workspace, metricId, cancellationToken) is not null;
+
+    static IResult UnknownMetric(Guid metricId) =>
+        Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Unknown metric", detail: $"Metric {metricId} does not exist.");
 
     static IResult NotFound(Guid id) =>
         Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Unknown alignment run", detail: $"Alignment run {id} does not exist.");

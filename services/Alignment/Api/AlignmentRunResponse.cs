@@ -9,6 +9,7 @@ namespace MetricAlignment.Alignment.Api;
 public sealed record AlignmentRunResponse
 {
     public required Guid Id { get; init; }
+    public required string Workspace { get; init; }
     /// <summary>pending, running, aligned, accepting, accepted, discarded, error or cancelled.</summary>
     public required string Status { get; init; }
     public required RunMetric Metric { get; init; }
@@ -45,6 +46,7 @@ public sealed record AlignmentRunResponse
     public static AlignmentRunResponse From(AlignmentRunState run) => new()
     {
         Id = run.CorrelationId,
+        Workspace = run.Workspace,
         Status = StatusOf(run.CurrentState),
         Metric = new RunMetric(run.MetricId, run.MetricKey, run.MetricName, run.MetricKind, run.MetricType, run.MetricVersion),
         Options = new RunOptions(run.EvaluationIds, run.ReflectionProvider, run.ReflectionModel, run.JudgeProvider, run.JudgeModel, run.DeltaThreshold),
@@ -78,6 +80,7 @@ public sealed record AlignmentRunResponse
 public sealed record AlignmentRunSummary
 {
     public required Guid Id { get; init; }
+    public required string Workspace { get; init; }
     public required string Status { get; init; }
     public required RunMetric Metric { get; init; }
     public required RunOptions Options { get; init; }
@@ -95,6 +98,7 @@ public sealed record AlignmentRunSummary
     public static AlignmentRunSummary From(AlignmentRunState run, int guidelineCount) => new()
     {
         Id = run.CorrelationId,
+        Workspace = run.Workspace,
         Status = AlignmentRunResponse.StatusOf(run.CurrentState),
         Metric = new RunMetric(run.MetricId, run.MetricKey, run.MetricName, run.MetricKind, run.MetricType, run.MetricVersion),
         Options = new RunOptions(run.EvaluationIds, run.ReflectionProvider, run.ReflectionModel, run.JudgeProvider, run.JudgeModel, run.DeltaThreshold),

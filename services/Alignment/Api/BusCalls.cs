@@ -22,7 +22,8 @@ public static class BusCalls
         deadline.CancelAfter(timeout);
         try
         {
-            await publisher.Publish(message, deadline.Token).WaitAsync(timeout, cancellationToken);
+            // Publish may block its caller before it returns a task while the bus has no connection: start it on the pool.
+            await Task.Run(() => publisher.Publish(message, deadline.Token), CancellationToken.None).WaitAsync(timeout, cancellationToken);
         }
         catch (Exception exception) when (IsBrokerFailure(exception, cancellationToken))
         {
@@ -38,8 +39,9 @@ public static class BusCalls
         try
         {
             // The request client does not notice the token while it waits for the broker connection, hence the await's own bound.
-            return await client.GetResponse<TResponse>(message, deadline.Token, RequestTimeout.After(ms: (int)timeout.TotalMilliseconds))
-                .WaitAsync(timeout, cancellationToken);
+            // It may also block its caller before returning a task, so it is started on the pool.
+            return await Task.Run(() => client.GetResponse<TResponse>(message, deadline.Token, RequestTimeout.After(ms: (int)timeout.TotalMilliseconds)),
+                CancellationToken.None).WaitAsync(timeout, cancellationToken);
         }
         catch (Exception exception) when (exception is RequestTimeoutException || IsBrokerFailure(exception, cancellationToken))
         {

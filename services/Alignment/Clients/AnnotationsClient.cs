@@ -20,32 +20,37 @@ public sealed record EligibleEvaluation
     public int ResolvedRowCount { get; init; }
 }
 
+/// <summary>
+/// The Annotations service, asked on behalf of a workspace (X-Workspace on every call): evaluations of other workspaces
+/// are neither listed nor streamed.
+/// </summary>
 public interface IAnnotationsClient
 {
-    Task<IReadOnlyList<EligibleEvaluation>> GetEligibleEvaluationsAsync(Guid metricId, CancellationToken cancellationToken);
+    Task<IReadOnlyList<EligibleEvaluation>> GetEligibleEvaluationsAsync(string workspace, Guid metricId, CancellationToken cancellationToken);
 
     /// <summary>The resolved rows of the evaluations for the metric, one at a time as they arrive.</summary>
-    IAsyncEnumerable<ResolvedRow> StreamResolvedRowsAsync(Guid metricId, IReadOnlyList<Guid> evaluationIds, CancellationToken cancellationToken);
+    IAsyncEnumerable<ResolvedRow> StreamResolvedRowsAsync(string workspace, Guid metricId, IReadOnlyList<Guid> evaluationIds, CancellationToken cancellationToken);
 }
 
 public sealed class AnnotationsClient(HttpClient http) : IAnnotationsClient
 {
     static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    public async Task<IReadOnlyList<EligibleEvaluation>> GetEligibleEvaluationsAsync(Guid metricId, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<EligibleEvaluation>> GetEligibleEvaluationsAsync(string workspace, Guid metricId, CancellationToken cancellationToken)
     {
-        using var response = await http.GetAsync($"api/metrics/{metricId}/eligible-evaluations", cancellationToken);
+        using var request = WorkspaceRequest.Get($"api/metrics/{metricId}/eligible-evaluations", workspace);
+        using var response = await http.SendAsync(request, cancellationToken);
         if (response.StatusCode == HttpStatusCode.NotFound) return [];
         if (!response.IsSuccessStatusCode)
             throw new DependencyFailedException($"The Annotations service answered {(int)response.StatusCode} {response.ReasonPhrase} when asked for the evaluations eligible for metric {metricId}.");
         return await response.Content.ReadFromJsonAsync<List<EligibleEvaluation>>(Json, cancellationToken) ?? [];
     }
 
-    public async IAsyncEnumerable<ResolvedRow> StreamResolvedRowsAsync(Guid metricId, IReadOnlyList<Guid> evaluationIds,
+    public async IAsyncEnumerable<ResolvedRow> StreamResolvedRowsAsync(string workspace, Guid metricId, IReadOnlyList<Guid> evaluationIds,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var query = string.Join("&", evaluationIds.Select(id => $"evaluationId={id}"));
-        using var request = new HttpRequestMessage(HttpMethod.Get, $"api/metrics/{metricId}/resolved-rows?{query}");
+        using var request = WorkspaceRequest.Get($"api/metrics/{metricId}/resolved-rows?{query}", workspace);
         request.Headers.Accept.ParseAdd("application/x-ndjson");
         // Headers only: the body is read line by line, so memory does not grow with the number of rows. The standard
         // resilience handler's timeouts (30 s total) end with the headers, so a long stream is bounded by the run's

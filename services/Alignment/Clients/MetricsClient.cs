@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using MetricAlignment.Alignment.Analysis;
+using MetricAlignment.ServiceDefaults;
 
 namespace MetricAlignment.Alignment.Clients;
 
@@ -39,24 +40,42 @@ public sealed record MetricVersionInfo
     public required string UserPromptTemplate { get; init; }
 }
 
+/// <summary>
+/// The Metrics service, asked on behalf of a workspace: every call names it (X-Workspace), so that a service token reads
+/// that workspace's metrics and nothing else; another workspace's metric answers as unknown.
+/// </summary>
 public interface IMetricsClient
 {
-    /// <summary>The metric, or null when the Metrics service does not know it.</summary>
-    Task<MetricInfo?> GetMetricAsync(Guid metricId, CancellationToken cancellationToken);
+    /// <summary>The metric, or null when the Metrics service does not know it in <paramref name="workspace"/>.</summary>
+    Task<MetricInfo?> GetMetricAsync(string workspace, Guid metricId, CancellationToken cancellationToken);
 }
 
 public sealed class MetricsClient(HttpClient http) : IMetricsClient
 {
     internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    public async Task<MetricInfo?> GetMetricAsync(Guid metricId, CancellationToken cancellationToken)
+    public async Task<MetricInfo?> GetMetricAsync(string workspace, Guid metricId, CancellationToken cancellationToken)
     {
-        using var response = await http.GetAsync($"api/metrics/{metricId}", cancellationToken);
+        using var request = WorkspaceRequest.Get($"api/metrics/{metricId}", workspace);
+        using var response = await http.SendAsync(request, cancellationToken);
         if (response.StatusCode == HttpStatusCode.NotFound) return null;
         if (!response.IsSuccessStatusCode)
             throw new DependencyFailedException($"The Metrics service answered {(int)response.StatusCode} {response.ReasonPhrase} when asked for metric {metricId}.");
         return await response.Content.ReadFromJsonAsync<MetricInfo>(Json, cancellationToken)
             ?? throw new DependencyFailedException($"The Metrics service returned an empty body for metric {metricId}.");
+    }
+}
+
+/// <summary>A request to another platform service on behalf of a workspace.</summary>
+static class WorkspaceRequest
+{
+    public static HttpRequestMessage Get(string uri, string workspace)
+    {
+        if (!Caller.IsValidWorkspace(workspace))
+            throw new ArgumentException($"'{workspace}' is not a workspace.", nameof(workspace));
+        var request = new HttpRequestMessage(HttpMethod.Get, uri);
+        request.Headers.Add(Caller.WorkspaceHeader, workspace);
+        return request;
     }
 }
 

@@ -4,6 +4,7 @@ using MetricAlignment.Alignment.Api;
 using MetricAlignment.Alignment.Clients;
 using MetricAlignment.Alignment.Reflection;
 using MetricAlignment.Alignment.Persistence;
+using MetricAlignment.Alignment.Persistence.Outbox;
 using MetricAlignment.Alignment.StateMachines.AlignmentRun;
 using MetricAlignment.Alignment.Worker;
 using MetricAlignment.Contracts;
@@ -20,9 +21,12 @@ public static class AlignmentServiceExtensions
         builder.AddServiceDatabase(DatabaseName, typeof(AlignmentServiceExtensions).Assembly);
         builder.Services.Configure<WorkerOptions>(builder.Configuration.GetSection(WorkerOptions.Section));
 
-        // Aspire service discovery resolves these names to the Metrics and Annotations services.
-        builder.Services.AddHttpClient<IMetricsClient, MetricsClient>(http => http.BaseAddress = new Uri("http://metrics"));
-        builder.Services.AddHttpClient<IAnnotationsClient, AnnotationsClient>(http => http.BaseAddress = new Uri("http://annotations"));
+        // Aspire service discovery resolves these names to the Metrics and Annotations services. Their calls carry the
+        // caller's token (or this service's own, in the worker); the LLM providers' clients never get one.
+        builder.Services.AddHttpClient<IMetricsClient, MetricsClient>(http => http.BaseAddress = new Uri("http://metrics"))
+            .AddPlatformServiceAuthentication();
+        builder.Services.AddHttpClient<IAnnotationsClient, AnnotationsClient>(http => http.BaseAddress = new Uri("http://annotations"))
+            .AddPlatformServiceAuthentication();
 
         // The built-in distiller plus one LLM engine per provider under Alignment:Providers (fails at start when misconfigured).
         builder.Services.AddReflectionProviders(builder.Configuration);
@@ -45,6 +49,9 @@ public static class AlignmentServiceExtensions
             });
             bus.AddRequestClient<StartAlignmentRun>(RequestTimeout.After(s: 30));
         });
+        // The saga's messages are written with the run's row and published by the outbox dispatcher, so a crash between
+        // the commit and the publish does not lose them (Migrations/0004_outbox.sql holds the tables).
+        builder.AddAlignmentRunOutbox();
         return builder;
     }
 

@@ -4,6 +4,8 @@ namespace MetricAlignment.Alignment.Messages;
 public sealed record ExecuteAlignmentRun
 {
     public required Guid RunId { get; init; }
+    /// <summary>The run's workspace: the worker reads the metric and the rows in it, and only in it.</summary>
+    public required string Workspace { get; init; }
     public required int Attempt { get; init; }
     public required Guid MetricId { get; init; }
     public required IReadOnlyList<Guid> EvaluationIds { get; init; }

@@ -1,3 +1,4 @@
+using MetricAlignment.Alignment.Persistence.Outbox;
 using MetricAlignment.Alignment.StateMachines.AlignmentRun;
 using Npgsql;
 
@@ -18,6 +19,15 @@ public sealed class AlignmentRunDatabaseContext : IAsyncDisposable
     public NpgsqlConnection Connection { get; }
     public NpgsqlTransaction Transaction { get; }
 
+    /// <summary>What the saga published in this transaction, when the transactional outbox is on (else null).</summary>
+    public CapturedMessages? Outbox { get; private set; }
+
+    /// <summary>The run this transaction loaded or created: the captured messages' ids are derived from it.</summary>
+    public Guid? RunId { get; private set; }
+
+    /// <summary>From now on, what the saga publishes is written into the outbox by <see cref="CommitAsync(Guid?, CancellationToken)"/>.</summary>
+    public CapturedMessages CaptureOutbox() => Outbox ??= new CapturedMessages();
+
     public static async Task<AlignmentRunDatabaseContext> BeginAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {
         var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -33,19 +43,41 @@ public sealed class AlignmentRunDatabaseContext : IAsyncDisposable
         }
     }
 
-    public Task<bool> InsertAsync(AlignmentRunState run, CancellationToken cancellationToken) =>
-        AlignmentRunStore.InsertAsync(Connection, Transaction, run, cancellationToken);
+    public Task<bool> InsertAsync(AlignmentRunState run, CancellationToken cancellationToken)
+    {
+        RunId = run.CorrelationId;
+        return AlignmentRunStore.InsertAsync(Connection, Transaction, run, cancellationToken);
+    }
 
-    public Task<AlignmentRunState?> LoadAsync(Guid id, CancellationToken cancellationToken) =>
-        AlignmentRunStore.LoadForUpdateAsync(Connection, Transaction, id, cancellationToken);
+    public Task<AlignmentRunState?> LoadAsync(Guid id, CancellationToken cancellationToken)
+    {
+        RunId = id;
+        return AlignmentRunStore.LoadForUpdateAsync(Connection, Transaction, id, cancellationToken);
+    }
 
-    public Task UpdateAsync(AlignmentRunState run, CancellationToken cancellationToken) =>
-        AlignmentRunStore.UpdateAsync(Connection, Transaction, run, cancellationToken);
+    public Task UpdateAsync(AlignmentRunState run, CancellationToken cancellationToken)
+    {
+        RunId = run.CorrelationId;
+        return AlignmentRunStore.UpdateAsync(Connection, Transaction, run, cancellationToken);
+    }
 
     public Task DeleteAsync(AlignmentRunState run, CancellationToken cancellationToken) =>
         AlignmentRunStore.DeleteAsync(Connection, Transaction, run.CorrelationId, cancellationToken);
 
-    public Task CommitAsync(CancellationToken cancellationToken) => Transaction.CommitAsync(cancellationToken);
+    public Task CommitAsync(CancellationToken cancellationToken) => CommitAsync(null, cancellationToken);
+
+    /// <summary>
+    /// Writes what the saga published into the outbox, then commits: the run's new state and its messages become visible
+    /// together, and the messages go out even if this process dies right after the commit. The row lock held since the
+    /// load makes the messages of one run take outbox sequence numbers in commit order, which is the order they are published in.
+    /// </summary>
+    /// <param name="consumedMessageId">The MessageId of the message the saga handled, which the captured messages' ids derive from.</param>
+    public async Task CommitAsync(Guid? consumedMessageId, CancellationToken cancellationToken)
+    {
+        if (Outbox is { Count: > 0 } outbox)
+            await outbox.EnqueueAsync(Connection, Transaction, RunId ?? Guid.Empty, consumedMessageId, cancellationToken);
+        await Transaction.CommitAsync(cancellationToken);
+    }
 
     public async ValueTask DisposeAsync()
     {

@@ -86,8 +86,8 @@ public sealed class ExecuteAlignmentRunConsumer(
     async Task<AlignmentRunCompleted> ExecuteAsync(ExecuteAlignmentRun message, Progress progress, ConsumeContext context, CancellationToken cancellationToken)
     {
         await EnterAsync(RunPhase.LoadingAnnotations, message, progress, context, cancellationToken);
-        var metric = await metrics.GetMetricAsync(message.MetricId, cancellationToken)
-            ?? throw new DependencyFailedException($"Metric {message.MetricId} no longer exists in the Metrics service.");
+        var metric = await metrics.GetMetricAsync(message.Workspace, message.MetricId, cancellationToken)
+            ?? throw new DependencyFailedException($"Metric {message.MetricId} no longer exists in workspace '{message.Workspace}' of the Metrics service.");
         var engine = ResolveEngine(message.ReflectionProvider);
         var verifying = !string.IsNullOrWhiteSpace(message.JudgeModel) || !string.IsNullOrWhiteSpace(message.JudgeProvider);
         var meter = new RunTokenMeter(reflectionOptions.TokenBudgetPerRun);
@@ -95,7 +95,7 @@ public sealed class ExecuteAlignmentRunConsumer(
         var analyzer = new DisagreementAnalyzer(definition, message.DeltaThreshold ?? 0, settings.MaxTraces);
         // The analyzer keeps only disagreements; verification also needs agreeing rows, sampled from the same stream.
         var sampler = verifying ? new VerificationSampler(definition, message.DeltaThreshold ?? 0, verificationOptions) : null;
-        await foreach (var row in annotations.StreamResolvedRowsAsync(message.MetricId, message.EvaluationIds, cancellationToken))
+        await foreach (var row in annotations.StreamResolvedRowsAsync(message.Workspace, message.MetricId, message.EvaluationIds, cancellationToken))
         {
             if (analyzer.RowsSeen >= settings.MaxRowsPerRun)
                 throw new DependencyFailedException($"The selected evaluations hold more than {settings.MaxRowsPerRun} resolved rows for metric "

@@ -14,6 +14,13 @@ public sealed class WorkerOptions
     /// <summary>A queued or running attempt silent for longer than this is failed by the sweeper.</summary>
     public TimeSpan StallTimeout { get; set; } = TimeSpan.FromMinutes(10);
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// A run accepting for longer than this without an answer from the Metrics service has its fork/version request sent
+    /// again by the sweeper; after <see cref="AcceptSends"/> unanswered sends it goes back to Aligned so the user can retry.
+    /// </summary>
+    public TimeSpan AcceptTimeout { get; set; } = TimeSpan.FromMinutes(3);
+    /// <summary>Fork/version requests sent for one accept (the first plus re-sends) before it is given up.</summary>
+    public int AcceptSends { get; set; } = 3;
     /// <summary>Disagreement traces kept for distillation.</summary>
     public int MaxTraces { get; set; } = 200;
     /// <summary>Resolved rows one run may load; a larger selection fails the run instead of exhausting memory and LLM budget.</summary>

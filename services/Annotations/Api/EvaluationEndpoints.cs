@@ -1,6 +1,7 @@
 using MetricAlignment.Annotations.Evaluations;
 using MetricAlignment.Annotations.Import;
 using MetricAlignment.Annotations.Metrics;
+using MetricAlignment.ServiceDefaults;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
@@ -12,55 +13,63 @@ public static class EvaluationEndpoints
     public const int DefaultPageSize = 100;
     public const int MaxPageSize = 1000;
 
+    /// <summary>
+    /// Every evaluation belongs to the caller's workspace; another workspace's answers 404 exactly as an unknown id
+    /// does, so that its existence does not leak.
+    /// </summary>
     public static IEndpointRouteBuilder MapEvaluationEndpoints(this IEndpointRouteBuilder app)
     {
         var evaluations = app.MapGroup("/api/evaluations").WithTags("Evaluations");
 
         evaluations.MapPost("/", async Task<Results<Created<EvaluationView>, ValidationProblem>> (
-            CreateEvaluationRequest request, IMetricCatalog catalog, EvaluationStore store, CancellationToken ct) =>
+            CreateEvaluationRequest request, Caller caller, IMetricCatalog catalog, EvaluationStore store, CancellationToken ct) =>
         {
             var errors = new Dictionary<string, string[]>();
             if (string.IsNullOrWhiteSpace(request.Name)) errors["name"] = ["name is required"];
-            var (metrics, metricErrors) = await DeclaredMetric.ResolveAsync(
+            var (metrics, metricErrors) = await DeclaredMetric.ResolveAsync(caller.Workspace,
                 (request.Metrics ?? []).Select(m => (m?.Metric, m?.Resolution)), catalog, ct);
             if (metricErrors.Count > 0) errors["metrics"] = metricErrors.ToArray();
             if (errors.Count > 0) return TypedResults.ValidationProblem(errors);
-            var evaluation = await store.CreateAsync(request.Name!.Trim(), metrics, ct);
+            var evaluation = await store.CreateAsync(caller.Workspace, request.Name!.Trim(), metrics, ct);
             return TypedResults.Created($"/api/evaluations/{evaluation.Id}", evaluation);
-        }).WithSummary("Creates an empty evaluation (status running).");
+        })
+        .RequireAuthorization(Policies.Edit)
+        .WithSummary("Creates an empty evaluation (status running) in the caller's workspace.");
 
         evaluations.MapPost("/import", ImportAsync)
             .Accepts<string>(false, "application/x-ndjson")
             // The import enforces its own, larger limit (Annotations:Import:MaxBodyBytes) instead of the API default.
             .WithMetadata(new Microsoft.AspNetCore.Mvc.DisableRequestSizeLimitAttribute())
-            .WithSummary("Imports a whole evaluation from JSON Lines (docs/import-format.md); all or nothing.");
+            .RequireAuthorization(Policies.Edit)
+            .WithSummary("Imports a whole evaluation from JSON Lines (docs/import-format.md) into the caller's workspace; all or nothing.");
 
         evaluations.MapPost("/{id:guid}/complete", async Task<Results<Ok<EvaluationView>, ProblemHttpResult>> (
-            Guid id, EvaluationStore store, CancellationToken ct) =>
-            await store.CompleteAsync(id, ct) is { } evaluation ? TypedResults.Ok(evaluation) : UnknownEvaluation(id))
+            Guid id, Caller caller, EvaluationStore store, CancellationToken ct) =>
+            await store.CompleteAsync(caller.Workspace, id, ct) is { } evaluation ? TypedResults.Ok(evaluation) : UnknownEvaluation(id))
+            .RequireAuthorization(Policies.Edit)
             .WithSummary("Marks an evaluation completed; completing a completed evaluation changes nothing.");
 
-        evaluations.MapGet("/", async (string? name, EvaluationStore store, CancellationToken ct) =>
-            TypedResults.Ok(await store.ListAsync(name, ct)))
-            .WithSummary("Lists evaluations, optionally only those with exactly that name.");
+        evaluations.MapGet("/", async (string? name, Caller caller, EvaluationStore store, CancellationToken ct) =>
+            TypedResults.Ok(await store.ListAsync(caller.Workspace, name, ct)))
+            .WithSummary("Lists the workspace's evaluations, optionally only those with exactly that name.");
 
         evaluations.MapGet("/{id:guid}", async Task<Results<Ok<EvaluationView>, ProblemHttpResult>> (
-            Guid id, EvaluationStore store, CancellationToken ct) =>
-            await store.GetAsync(id, ct) is { } evaluation ? TypedResults.Ok(evaluation) : UnknownEvaluation(id));
+            Guid id, Caller caller, EvaluationStore store, CancellationToken ct) =>
+            await store.GetAsync(caller.Workspace, id, ct) is { } evaluation ? TypedResults.Ok(evaluation) : UnknownEvaluation(id));
 
         evaluations.MapGet("/{id:guid}/rows", async Task<Results<Ok<RowPage>, ProblemHttpResult, ValidationProblem>> (
-            Guid id, Guid? after, int? limit, EvaluationStore store, CancellationToken ct) =>
+            Guid id, Guid? after, int? limit, Caller caller, EvaluationStore store, CancellationToken ct) =>
         {
             var size = limit ?? DefaultPageSize;
             if (size is < 1 or > MaxPageSize)
                 return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["limit"] = [$"limit must be between 1 and {MaxPageSize}"] });
-            return await store.RowsAsync(id, after, size, ct) is { } page ? TypedResults.Ok(page) : UnknownEvaluation(id);
+            return await store.RowsAsync(caller.Workspace, id, after, size, ct) is { } page ? TypedResults.Ok(page) : UnknownEvaluation(id);
         }).WithSummary("A page of rows in stable order with judge scores, annotations and resolutions; pass nextAfter as after.");
 
         return app;
     }
 
-    static async Task<IResult> ImportAsync(HttpContext http, EvaluationImporter importer, IOptions<ImportOptions> options, CancellationToken ct)
+    static async Task<IResult> ImportAsync(HttpContext http, Caller caller, EvaluationImporter importer, IOptions<ImportOptions> options, CancellationToken ct)
     {
         var limits = options.Value;
         var contentType = http.Request.ContentType?.Split(';')[0].Trim();
@@ -73,7 +82,7 @@ public static class EvaluationEndpoints
         if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
             size.MaxRequestBodySize = limits.MaxBodyBytes;
 
-        var outcome = await importer.ImportAsync(http.Request.BodyReader, ct);
+        var outcome = await importer.ImportAsync(caller.Workspace, http.Request.BodyReader, ct);
         if (outcome.Result is { } result)
             return TypedResults.Created($"/api/evaluations/{result.EvaluationId}",
                 new ImportResponse(result.EvaluationId, result.Rows, result.Annotations, result.Resolved));

@@ -12,6 +12,7 @@ public sealed record CreateEvaluationRequest
 public sealed record AnnotationRequest
 {
     public string? Metric { get; init; }
+    /// <summary>The caller's own subject; only an admin may name another reviewer (see RowEndpoints.ReviewerRule).</summary>
     public string? ReviewerId { get; init; }
     public double? Score { get; init; }
     public string? Label { get; init; }

@@ -9,11 +9,12 @@ public sealed record DeclaredMetric(MetricDefinition Definition, ResolutionRule 
     public static string TypeName(MetricType type) => type == MetricType.Qualitative ? "qualitative" : "quantitative";
 
     /// <summary>
-    /// Looks the metrics up in the catalog and checks the rules fit them. Errors are described in words a client
+    /// Looks the metrics up in the workspace's catalog and checks the rules fit them. Errors are described in words a client
     /// can act on; the declarations are returned only when there is none.
     /// </summary>
     public static async Task<(IReadOnlyList<DeclaredMetric> Metrics, IReadOnlyList<string> Errors)> ResolveAsync(
-        IEnumerable<(string? Metric, string? Resolution)> declarations, IMetricCatalog catalog, CancellationToken cancellationToken)
+        string workspace, IEnumerable<(string? Metric, string? Resolution)> declarations, IMetricCatalog catalog,
+        CancellationToken cancellationToken)
     {
         var metrics = new List<DeclaredMetric>();
         var errors = new List<string>();
@@ -31,7 +32,7 @@ public sealed record DeclaredMetric(MetricDefinition Definition, ResolutionRule 
                 errors.Add($"{at}: resolution '{resolution}' is not one of none, median, mean, majority");
                 continue;
             }
-            var definition = await catalog.FindAsync(metric, cancellationToken);
+            var definition = await catalog.FindAsync(workspace, metric, cancellationToken);
             if (definition is null)
             {
                 errors.Add($"{at}: unknown metric '{metric}'");

@@ -19,16 +19,16 @@ public sealed class EvaluationStore(NpgsqlDataSource dataSource)
         FROM evaluations e
         """;
 
-    public async Task<EvaluationView> CreateAsync(string name, IReadOnlyList<DeclaredMetric> metrics, CancellationToken ct)
+    public async Task<EvaluationView> CreateAsync(string workspace, string name, IReadOnlyList<DeclaredMetric> metrics, CancellationToken ct)
     {
         var id = Guid.CreateVersion7();
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var transaction = await connection.BeginTransactionAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition(
-            "INSERT INTO evaluations (id, name, status) VALUES (@id, @name, 'running')", new { id, name }, transaction, cancellationToken: ct));
+            "INSERT INTO evaluations (id, workspace, name, status) VALUES (@id, @workspace, @name, 'running')", new { id, workspace, name }, transaction, cancellationToken: ct));
         await DeclareMetricsAsync(connection, transaction, id, metrics, ct);
         await transaction.CommitAsync(ct);
-        return (await GetAsync(id, ct))!;
+        return (await GetAsync(workspace, id, ct))!;
     }
 
     internal static Task DeclareMetricsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid evaluationId,
@@ -46,75 +46,85 @@ public sealed class EvaluationStore(NpgsqlDataSource dataSource)
             ResolutionRule = ResolutionMethods.Of(m.Rule),
         }), transaction, cancellationToken: ct));
 
-    /// <summary>Completes a running evaluation; completing a completed one changes nothing. Null when unknown.</summary>
-    public async Task<EvaluationView?> CompleteAsync(Guid id, CancellationToken ct)
+    /// <summary>
+    /// Completes a running evaluation; completing a completed one changes nothing. Null when unknown in the workspace.
+    /// </summary>
+    public async Task<EvaluationView?> CompleteAsync(string workspace, Guid id, CancellationToken ct)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         var exists = await connection.ExecuteScalarAsync<bool>(new CommandDefinition("""
             WITH completed AS (
-                UPDATE evaluations SET status = 'completed', completed_at = now() WHERE id = @id AND status = 'running' RETURNING id
+                UPDATE evaluations SET status = 'completed', completed_at = now()
+                WHERE id = @id AND workspace = @workspace AND status = 'running' RETURNING id
             )
-            SELECT EXISTS (SELECT 1 FROM completed) OR EXISTS (SELECT 1 FROM evaluations WHERE id = @id)
-            """, new { id }, cancellationToken: ct));
-        return exists ? await GetAsync(id, ct) : null;
+            SELECT EXISTS (SELECT 1 FROM completed) OR EXISTS (SELECT 1 FROM evaluations WHERE id = @id AND workspace = @workspace)
+            """, new { workspace, id }, cancellationToken: ct));
+        return exists ? await GetAsync(workspace, id, ct) : null;
     }
 
-    public async Task<IReadOnlyList<EvaluationView>> ListAsync(string? name, CancellationToken ct)
+    public async Task<IReadOnlyList<EvaluationView>> ListAsync(string workspace, string? name, CancellationToken ct)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         var evaluations = (await connection.QueryAsync<EvaluationRecord>(new CommandDefinition(
-            SelectEvaluations + " WHERE (@name::text IS NULL OR e.name = @name) ORDER BY e.created_at, e.id",
-            new { name }, cancellationToken: ct))).ToList();
+            SelectEvaluations + " WHERE e.workspace = @workspace AND (@name::text IS NULL OR e.name = @name) ORDER BY e.created_at, e.id",
+            new { workspace, name }, cancellationToken: ct))).ToList();
         var metrics = (await connection.QueryAsync<MetricRecord>(new CommandDefinition(
             "SELECT * FROM evaluation_metrics WHERE evaluation_id = ANY(@ids) ORDER BY metric_key",
             new { ids = evaluations.Select(e => e.Id).ToArray() }, cancellationToken: ct))).ToLookup(m => m.EvaluationId);
         return evaluations.Select(e => ToView(e, metrics[e.Id])).ToList();
     }
 
-    public async Task<EvaluationView?> GetAsync(Guid id, CancellationToken ct)
+    /// <summary>The evaluation, or null when it is unknown or belongs to another workspace (the caller cannot tell which).</summary>
+    public async Task<EvaluationView?> GetAsync(string workspace, Guid id, CancellationToken ct)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         var evaluation = await connection.QuerySingleOrDefaultAsync<EvaluationRecord>(new CommandDefinition(
-            SelectEvaluations + " WHERE e.id = @id", new { id }, cancellationToken: ct));
+            SelectEvaluations + " WHERE e.id = @id AND e.workspace = @workspace", new { workspace, id }, cancellationToken: ct));
         if (evaluation is null) return null;
         var metrics = await connection.QueryAsync<MetricRecord>(new CommandDefinition(
             "SELECT * FROM evaluation_metrics WHERE evaluation_id = @id ORDER BY metric_key", new { id }, cancellationToken: ct));
         return ToView(evaluation, metrics);
     }
 
-    public async Task<IReadOnlyList<Guid>> FindMissingAsync(IReadOnlyCollection<Guid> ids, CancellationToken ct)
+    /// <summary>The ids that name no evaluation of the workspace: another workspace's count as unknown.</summary>
+    public async Task<IReadOnlyList<Guid>> FindMissingAsync(string workspace, IReadOnlyCollection<Guid> ids, CancellationToken ct)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         var known = (await connection.QueryAsync<Guid>(new CommandDefinition(
-            "SELECT id FROM evaluations WHERE id = ANY(@ids)", new { ids = ids.ToArray() }, cancellationToken: ct))).ToHashSet();
+            "SELECT id FROM evaluations WHERE id = ANY(@ids) AND workspace = @workspace",
+            new { workspace, ids = ids.ToArray() }, cancellationToken: ct))).ToHashSet();
         return ids.Where(id => !known.Contains(id)).Distinct().ToList();
     }
 
-    /// <summary>Completed evaluations with at least one resolved value for the metric: what an alignment can learn from.</summary>
-    public async Task<IReadOnlyList<EligibleEvaluation>> EligibleAsync(Guid metricId, CancellationToken ct)
+    /// <summary>
+    /// The workspace's completed evaluations with at least one resolved value for the metric: what an alignment can
+    /// learn from. Built-in metrics are shared by every workspace, so the workspace is what narrows the answer.
+    /// </summary>
+    public async Task<IReadOnlyList<EligibleEvaluation>> EligibleAsync(string workspace, Guid metricId, CancellationToken ct)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
+        // Starts from the workspace's completed evaluations (evaluations_workspace_completed) and counts each one's
+        // resolutions from resolutions_metric_evaluation, rather than counting the metric's resolutions in every workspace.
         var rows = await connection.QueryAsync<(Guid, string, string, DateTime, DateTime?, long, long)>(new CommandDefinition("""
             SELECT e.id, e.name, e.status, e.created_at, e.completed_at,
                    (SELECT count(*) FROM rows r WHERE r.evaluation_id = e.id),
                    counts.resolved
-            FROM (
-                SELECT evaluation_id, count(*) AS resolved
-                FROM resolutions WHERE metric_id = @metricId
-                GROUP BY evaluation_id
+            FROM evaluations e
+            CROSS JOIN LATERAL (
+                SELECT count(*) AS resolved
+                FROM resolutions s WHERE s.metric_id = @metricId AND s.evaluation_id = e.id
             ) counts
-            JOIN evaluations e ON e.id = counts.evaluation_id
-            WHERE e.status = 'completed'
+            WHERE e.workspace = @workspace AND e.status = 'completed' AND counts.resolved > 0
             ORDER BY e.created_at, e.id
-            """, new { metricId }, cancellationToken: ct));
+            """, new { workspace, metricId }, cancellationToken: ct));
         return rows.Select(r => new EligibleEvaluation(r.Item1, r.Item2, ParseStatus(r.Item3), Utc(r.Item4), r.Item5 is { } c ? Utc(c) : null, r.Item6, r.Item7)).ToList();
     }
 
     /// <summary>A page of rows in their stable order, each with every metric's judge score, annotations and resolution.</summary>
-    public async Task<RowPage?> RowsAsync(Guid evaluationId, Guid? after, int limit, CancellationToken ct)
+    public async Task<RowPage?> RowsAsync(string workspace, Guid evaluationId, Guid? after, int limit, CancellationToken ct)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
-        var evaluation = await GetAsync(evaluationId, ct);
+        var evaluation = await GetAsync(workspace, evaluationId, ct);
         if (evaluation is null) return null;
         var rows = (await connection.QueryAsync<RowRecord>(new CommandDefinition("""
             SELECT r.id, r.evaluation_id, r.ordinal, r.external_id, r.input_text, r.input_messages::text AS input_messages,

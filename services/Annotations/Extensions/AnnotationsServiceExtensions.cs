@@ -21,7 +21,8 @@ public static class AnnotationsServiceExtensions
 
         builder.Services.AddMemoryCache();
         builder.Services.AddHttpClient<IMetricCatalog, HttpMetricCatalog>(http =>
-            http.BaseAddress = new Uri(builder.Configuration["Annotations:MetricsServiceUrl"] ?? MetricsServiceUrl));
+            http.BaseAddress = new Uri(builder.Configuration["Annotations:MetricsServiceUrl"] ?? MetricsServiceUrl))
+            .AddPlatformServiceAuthentication();
         builder.Services.AddExceptionHandler<MetricCatalogUnavailableHandler>();
 
         builder.Services.AddOptions<ImportOptions>().BindConfiguration(ImportOptions.Section);

@@ -36,7 +36,8 @@ public sealed class EvaluationImporter(NpgsqlDataSource dataSource, IMetricCatal
 
     sealed record Line(int Number, ImportHeader? Header, ImportRow? Row, string? Error);
 
-    public async Task<ImportOutcome> ImportAsync(PipeReader body, CancellationToken cancellationToken)
+    /// <summary>Imports into the workspace: its metrics are the ones the header may name, and the evaluation is its own.</summary>
+    public async Task<ImportOutcome> ImportAsync(string workspace, PipeReader body, CancellationToken cancellationToken)
     {
         var limits = options.Value;
         var started = Stopwatch.GetTimestamp();
@@ -82,7 +83,7 @@ public sealed class EvaluationImporter(NpgsqlDataSource dataSource, IMetricCatal
                         Fail(line.Number, line.Error + " (line 1 must be the evaluation header)");
                         break;
                     }
-                    evaluation = await ReadHeaderAsync(line.Number, line.Header!, Fail, cancellationToken);
+                    evaluation = await ReadHeaderAsync(workspace, line.Number, line.Header!, Fail, cancellationToken);
                     if (evaluation is null) break;
                     writer = await ImportWriter.BeginAsync(dataSource, cancellationToken);
                     continue;
@@ -117,18 +118,18 @@ public sealed class EvaluationImporter(NpgsqlDataSource dataSource, IMetricCatal
         }
     }
 
-    async Task<Evaluation?> ReadHeaderAsync(int lineNumber, ImportHeader header, Action<int, string> fail, CancellationToken cancellationToken)
+    async Task<Evaluation?> ReadHeaderAsync(string workspace, int lineNumber, ImportHeader header, Action<int, string> fail, CancellationToken cancellationToken)
     {
         var before = new List<string>();
         if (string.IsNullOrWhiteSpace(header.Name)) before.Add("name is required");
         var status = header.Status?.ToLowerInvariant() ?? "completed";
         if (status is not ("running" or "completed")) before.Add($"status '{header.Status}' is not running or completed");
         if (header.Metrics is not { Count: > 0 }) before.Add("metrics must list at least one metric");
-        var (metrics, metricErrors) = await DeclaredMetric.ResolveAsync(
+        var (metrics, metricErrors) = await DeclaredMetric.ResolveAsync(workspace,
             (header.Metrics ?? []).Select(m => (m?.Metric, m?.Resolution)), catalog, cancellationToken);
         foreach (var message in before.Concat(metricErrors)) fail(lineNumber, "header: " + message);
         if (before.Count > 0 || metricErrors.Count > 0) return null;
-        return new Evaluation(Guid.CreateVersion7(), header.Name!.Trim(), status, metrics);
+        return new Evaluation(Guid.CreateVersion7(), workspace, header.Name!.Trim(), status, metrics);
     }
 
     static ValidRow Validate(int lineNumber, ImportRow row, Evaluation evaluation, Action<int, string> fail)
@@ -178,7 +179,7 @@ public sealed class EvaluationImporter(NpgsqlDataSource dataSource, IMetricCatal
         return end < 0 ? message.TrimEnd('.') : message[..end];
     }
 
-    internal sealed record Evaluation(Guid Id, string Name, string Status, IReadOnlyList<DeclaredMetric> Metrics)
+    internal sealed record Evaluation(Guid Id, string Workspace, string Name, string Status, IReadOnlyList<DeclaredMetric> Metrics)
     {
         readonly Dictionary<string, DeclaredMetric> byKeyOrId = Metrics
             .SelectMany(m => new[] { (m.Definition.Key, m), (m.Definition.Id.ToString(), m) })
@@ -324,9 +325,9 @@ public sealed class EvaluationImporter(NpgsqlDataSource dataSource, IMetricCatal
             copy = null;
 
             await connection.ExecuteAsync(new CommandDefinition("""
-                INSERT INTO evaluations (id, name, status, created_at, completed_at)
-                VALUES (@Id, @Name, @Status, now(), CASE WHEN @Status = 'completed' THEN now() END)
-                """, new { evaluation.Id, evaluation.Name, evaluation.Status }, transaction, cancellationToken: ct));
+                INSERT INTO evaluations (id, workspace, name, status, created_at, completed_at)
+                VALUES (@Id, @Workspace, @Name, @Status, now(), CASE WHEN @Status = 'completed' THEN now() END)
+                """, new { evaluation.Id, evaluation.Workspace, evaluation.Name, evaluation.Status }, transaction, cancellationToken: ct));
             await connection.ExecuteAsync(new CommandDefinition("""
                 INSERT INTO evaluation_metrics (evaluation_id, metric_id, metric_key, metric_type, resolution_rule)
                 VALUES (@EvaluationId, @MetricId, @MetricKey, @MetricType, @ResolutionRule)

@@ -1,53 +1,58 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using MetricAlignment.ServiceDefaults;
 using Microsoft.Extensions.Caching.Memory;
 
 namespace MetricAlignment.Annotations.Metrics;
 
 /// <summary>
-/// Asks the Metrics service (GET /api/metrics, GET /api/metrics/{idOrKey}). Answers are cached briefly: an import
-/// validates thousands of values against a handful of metrics, and a metric's scale rarely changes.
+/// Asks the Metrics service (GET /api/metrics, GET /api/metrics/{idOrKey}) for one workspace, named in X-Workspace (the
+/// bearer token is the caller's, forwarded, or this service's own; see AddPlatformServiceAuthentication). Answers are
+/// cached briefly, per workspace since custom metric keys are: an import validates thousands of values against a
+/// handful of metrics, and a metric's scale rarely changes.
 /// </summary>
 public sealed class HttpMetricCatalog(HttpClient http, IMemoryCache cache) : IMetricCatalog
 {
     static readonly TimeSpan CacheFor = TimeSpan.FromSeconds(30);
     static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
-    const string ListCacheKey = "metric-catalog:list";
 
-    public async Task<MetricDefinition?> FindAsync(string idOrKey, CancellationToken cancellationToken)
+    public async Task<MetricDefinition?> FindAsync(string workspace, string idOrKey, CancellationToken cancellationToken)
     {
-        var all = await cache.GetOrCreateAsync(ListCacheKey, async entry =>
+        var all = await cache.GetOrCreateAsync(("metric-catalog:list", workspace), async entry =>
         {
             entry.AbsoluteExpirationRelativeToNow = CacheFor;
-            return await ListAsync(cancellationToken);
+            return await ListAsync(workspace, cancellationToken);
         }) ?? [];
         var known = all.FirstOrDefault(m => m.Matches(idOrKey));
         if (known is not null) return known;
 
         // A metric created since the list was cached, or one the list does not include (an older version).
-        return await cache.GetOrCreateAsync("metric-catalog:one:" + idOrKey, async entry =>
+        return await cache.GetOrCreateAsync(("metric-catalog:one", workspace, idOrKey), async entry =>
         {
             entry.AbsoluteExpirationRelativeToNow = CacheFor;
-            return await GetAsync(idOrKey, cancellationToken);
+            return await GetAsync(workspace, idOrKey, cancellationToken);
         });
     }
 
-    async Task<IReadOnlyList<MetricDefinition>> ListAsync(CancellationToken cancellationToken)
+    async Task<IReadOnlyList<MetricDefinition>> ListAsync(string workspace, CancellationToken cancellationToken)
     {
-        var documents = await SendAsync<List<MetricDocument>>("api/metrics", cancellationToken);
+        var documents = await SendAsync<List<MetricDocument>>(workspace, "api/metrics", cancellationToken);
         return documents?.Select(d => d.ToDefinition()).ToList() ?? [];
     }
 
-    async Task<MetricDefinition?> GetAsync(string idOrKey, CancellationToken cancellationToken) =>
-        (await SendAsync<MetricDocument>("api/metrics/" + Uri.EscapeDataString(idOrKey), cancellationToken))?.ToDefinition();
+    async Task<MetricDefinition?> GetAsync(string workspace, string idOrKey, CancellationToken cancellationToken) =>
+        (await SendAsync<MetricDocument>(workspace, "api/metrics/" + Uri.EscapeDataString(idOrKey), cancellationToken))?.ToDefinition();
 
-    async Task<T?> SendAsync<T>(string path, CancellationToken cancellationToken) where T : class
+    async Task<T?> SendAsync<T>(string workspace, string path, CancellationToken cancellationToken) where T : class
     {
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        // A forwarded person's token names its own workspace; a service token needs to be told.
+        request.Headers.Add(Caller.WorkspaceHeader, workspace);
         HttpResponseMessage response;
         try
         {
-            response = await http.GetAsync(path, cancellationToken);
+            response = await http.SendAsync(request, cancellationToken);
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
         {

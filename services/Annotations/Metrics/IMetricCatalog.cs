@@ -3,8 +3,11 @@ namespace MetricAlignment.Annotations.Metrics;
 /// <summary>The metrics the Metrics service knows, by id or key.</summary>
 public interface IMetricCatalog
 {
-    /// <summary>The metric with that id or key, or null when the Metrics service does not know it.</summary>
-    Task<MetricDefinition?> FindAsync(string idOrKey, CancellationToken cancellationToken);
+    /// <summary>
+    /// The metric with that id or key as the workspace sees it (its own metrics and the built-in ones), or null when the
+    /// Metrics service knows no such metric there.
+    /// </summary>
+    Task<MetricDefinition?> FindAsync(string workspace, string idOrKey, CancellationToken cancellationToken);
 }
 
 /// <summary>The Metrics service could not be asked; the request can be retried later.</summary>

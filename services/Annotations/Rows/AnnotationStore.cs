@@ -23,21 +23,26 @@ public sealed class AnnotationStore(NpgsqlDataSource dataSource)
 
     sealed record ResolutionRecord(double? Score, string? Label, string Method, string? ResolvedBy, string? Note, DateTime ResolvedAt, int Revision);
 
-    /// <summary>The row's evaluation, or null when the row is unknown.</summary>
-    public async Task<Guid?> FindEvaluationAsync(Guid rowId, CancellationToken ct)
+    /// <summary>The row's evaluation, or null when the row is unknown or belongs to another workspace.</summary>
+    public async Task<Guid?> FindEvaluationAsync(string workspace, Guid rowId, CancellationToken ct)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
-        return await connection.QuerySingleOrDefaultAsync<Guid?>(new CommandDefinition(
-            "SELECT evaluation_id FROM rows WHERE id = @rowId", new { rowId }, cancellationToken: ct));
+        return await connection.QuerySingleOrDefaultAsync<Guid?>(new CommandDefinition("""
+            SELECT r.evaluation_id FROM rows r JOIN evaluations e ON e.id = r.evaluation_id
+            WHERE r.id = @rowId AND e.workspace = @workspace
+            """, new { workspace, rowId }, cancellationToken: ct));
     }
 
-    /// <summary>Adds or replaces the reviewer's annotation and re-derives the automatic resolution. Null when the row is unknown.</summary>
-    public async Task<AnnotationResult?> AnnotateAsync(Guid rowId, MetricDefinition metric, string reviewerId, double? score, string? label,
+    /// <summary>
+    /// Adds or replaces the reviewer's annotation and re-derives the automatic resolution. Null when the row is unknown
+    /// in the workspace.
+    /// </summary>
+    public async Task<AnnotationResult?> AnnotateAsync(string workspace, Guid rowId, MetricDefinition metric, string reviewerId, double? score, string? label,
         string? comment, CancellationToken ct)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var transaction = await connection.BeginTransactionAsync(ct);
-        var evaluationId = await LockRowAsync(connection, transaction, rowId, ct);
+        var evaluationId = await LockRowAsync(connection, transaction, workspace, rowId, ct);
         if (evaluationId is null) return null;
 
         // An annotation for a metric the evaluation did not declare adds it, with no bulk rule.
@@ -75,13 +80,13 @@ public sealed class AnnotationStore(NpgsqlDataSource dataSource)
             resolution);
     }
 
-    /// <summary>A person's decision (or revision of one). Null when the row is unknown.</summary>
-    public async Task<ResolutionView?> ResolveAsync(Guid rowId, MetricDefinition metric, string resolvedBy, double? score, string? label,
+    /// <summary>A person's decision (or revision of one). Null when the row is unknown in the workspace.</summary>
+    public async Task<ResolutionView?> ResolveAsync(string workspace, Guid rowId, MetricDefinition metric, string resolvedBy, double? score, string? label,
         string? note, CancellationToken ct)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var transaction = await connection.BeginTransactionAsync(ct);
-        var evaluationId = await LockRowAsync(connection, transaction, rowId, ct);
+        var evaluationId = await LockRowAsync(connection, transaction, workspace, rowId, ct);
         if (evaluationId is null) return null;
         await EvaluationStore.DeclareMetricsAsync(connection, transaction, evaluationId.Value, [new DeclaredMetric(metric, ResolutionRule.None)], ct);
         await WriteResolutionAsync(connection, transaction, rowId, evaluationId.Value, metric.Id,
@@ -103,9 +108,13 @@ public sealed class AnnotationStore(NpgsqlDataSource dataSource)
         return entries.Select(e => new ResolutionHistoryEntry(e.Revision, e.Score, e.Label, e.Method, e.ResolvedBy, e.Note, EvaluationStore.Utc(e.ResolvedAt))).ToList();
     }
 
-    static Task<Guid?> LockRowAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid rowId, CancellationToken ct) =>
-        connection.QuerySingleOrDefaultAsync<Guid?>(new CommandDefinition(
-            "SELECT evaluation_id FROM rows WHERE id = @rowId FOR UPDATE", new { rowId }, transaction, cancellationToken: ct));
+    static Task<Guid?> LockRowAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string workspace, Guid rowId,
+        CancellationToken ct) =>
+        connection.QuerySingleOrDefaultAsync<Guid?>(new CommandDefinition("""
+            SELECT r.evaluation_id FROM rows r JOIN evaluations e ON e.id = r.evaluation_id
+            WHERE r.id = @rowId AND e.workspace = @workspace
+            FOR UPDATE OF r
+            """, new { workspace, rowId }, transaction, cancellationToken: ct));
 
     /// <summary>
     /// A person's resolution stands until a person revises it; an automatic one follows the annotations, and is

@@ -18,17 +18,23 @@ public sealed class ResolvedRowStream(NpgsqlDataSource dataSource)
 {
     public const string ContentType = "application/x-ndjson";
 
-    /// <summary>The (evaluation, ordinal) position of a row, or null when it is unknown.</summary>
-    public async Task<(Guid EvaluationId, int Ordinal)?> PositionOfAsync(Guid rowId, CancellationToken ct)
+    /// <summary>The (evaluation, ordinal) position of a row, or null when it is unknown in the workspace.</summary>
+    public async Task<(Guid EvaluationId, int Ordinal)?> PositionOfAsync(string workspace, Guid rowId, CancellationToken ct)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
-        var position = await connection.QuerySingleOrDefaultAsync<Position>(new CommandDefinition(
-            "SELECT evaluation_id, ordinal FROM rows WHERE id = @rowId", new { rowId }, cancellationToken: ct));
+        var position = await connection.QuerySingleOrDefaultAsync<Position>(new CommandDefinition("""
+            SELECT r.evaluation_id, r.ordinal FROM rows r JOIN evaluations e ON e.id = r.evaluation_id
+            WHERE r.id = @rowId AND e.workspace = @workspace
+            """, new { workspace, rowId }, cancellationToken: ct));
         return position is null ? null : (position.EvaluationId, position.Ordinal);
     }
 
     sealed record Position(Guid EvaluationId, int Ordinal);
 
+    /// <summary>
+    /// Streams the rows of <paramref name="evaluationIds"/>, which the caller has already checked belong to its
+    /// workspace: the per-row query stays free of the join that would check it again for every row.
+    /// </summary>
     public async Task WriteAsync(HttpResponse response, MetricDefinition metric, IReadOnlyList<Guid> evaluationIds,
         (Guid EvaluationId, int Ordinal)? after, int? limit, CancellationToken ct)
     {

@@ -9,6 +9,8 @@ public record MetricSummary
     public required string Name { get; init; }
     public required string Description { get; init; }
     public required MetricKind Kind { get; init; }
+    /// <summary>The custom metric's workspace; null for a built-in, which every workspace shares.</summary>
+    public string? Workspace { get; init; }
     public required MetricType Type { get; init; }
     public required MetricScope Scope { get; init; }
     /// <summary>Lowest score of a quantitative metric; null for qualitative metrics.</summary>
@@ -29,6 +31,7 @@ public record MetricSummary
         Name = metric.Name,
         Description = metric.Description,
         Kind = metric.Kind,
+        Workspace = metric.Workspace,
         Type = metric.Type,
         Scope = metric.Scope,
         ScaleMin = metric.ScaleMin,
@@ -57,6 +60,7 @@ public sealed record MetricDetail : MetricSummary
             Name = summary.Name,
             Description = summary.Description,
             Kind = summary.Kind,
+            Workspace = summary.Workspace,
             Type = summary.Type,
             Scope = summary.Scope,
             ScaleMin = summary.ScaleMin,

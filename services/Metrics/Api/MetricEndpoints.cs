@@ -1,5 +1,6 @@
 using MetricAlignment.Metrics.Data;
 using MetricAlignment.Metrics.Domain;
+using MetricAlignment.ServiceDefaults;
 using Microsoft.AspNetCore.Mvc;
 
 namespace MetricAlignment.Metrics.Api;
@@ -8,12 +9,17 @@ public static class MetricEndpoints
 {
     public static IEndpointRouteBuilder MapMetricEndpoints(this IEndpointRouteBuilder routes)
     {
-        var metrics = routes.MapGroup("/api/metrics").WithTags("Metrics");
+        // Every endpoint acts for the caller's workspace: the built-ins plus that workspace's custom metrics. Another
+        // workspace's metric answers 404 like an unknown one, so its existence does not leak.
+        var metrics = routes.MapGroup("/api/metrics").WithTags("Metrics")
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status403Forbidden);
 
         metrics.MapGet("", ListMetrics)
             .WithName("ListMetrics")
             .WithSummary("List metrics")
-            .WithDescription("All metrics, built-in first, each by key. Filter with ?kind=built_in or ?kind=custom.")
+            .WithDescription("The built-in metrics and the caller's workspace's custom metrics, built-in first, each by key. "
+                + "Filter with ?kind=built_in or ?kind=custom.")
             .Produces<IReadOnlyList<MetricSummary>>()
             .ProducesValidationProblem();
 
@@ -38,12 +44,14 @@ public static class MetricEndpoints
         metrics.MapPost("", CreateMetric)
             .WithName("CreateMetric")
             .WithSummary("Create a custom metric")
-            .WithDescription($"Creates a custom metric at version 1. Prompts are at most {MetricRules.MaxPromptLength:N0} characters; the user prompt "
+            .WithDescription($"Creates a custom metric of the caller's workspace at version 1. Its key must not be a built-in's or "
+                + "another of the workspace's metrics' keys (409). Prompts are at most {MetricRules.MaxPromptLength:N0} characters; the user prompt "
                 + "template references the scored row with {{input}}, {{output}} and {{context}}.")
             .Accepts<CreateMetricRequest>("application/json")
             .Produces<MetricDetail>(StatusCodes.Status201Created)
             .ProducesValidationProblem()
-            .ProducesProblem(StatusCodes.Status409Conflict);
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .RequireAuthorization(Policies.Edit);
 
         metrics.MapPost("/{idOrKey}/versions", PublishVersion)
             .WithName("PublishMetricVersion")
@@ -54,22 +62,25 @@ public static class MetricEndpoints
             .Produces<VersionDetail>(StatusCodes.Status201Created)
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status404NotFound)
-            .ProducesProblem(StatusCodes.Status409Conflict);
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .RequireAuthorization(Policies.Edit);
 
         metrics.MapPost("/{idOrKey}/fork", ForkMetric)
             .WithName("ForkMetric")
             .WithSummary("Fork a metric into a new custom metric")
-            .WithDescription("Any metric, built-in or custom, can be forked; the source is left unchanged and the fork records it as its origin.")
+            .WithDescription("A built-in or one of the workspace's custom metrics can be forked into a new custom metric of the caller's "
+                + "workspace; the source is left unchanged and the fork records it as its origin.")
             .Accepts<ForkMetricRequest>("application/json")
             .Produces<MetricDetail>(StatusCodes.Status201Created)
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status404NotFound)
-            .ProducesProblem(StatusCodes.Status409Conflict);
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .RequireAuthorization(Policies.Edit);
 
         return routes;
     }
 
-    static async Task<IResult> ListMetrics(string? kind, MetricStore store, CancellationToken cancellationToken)
+    static async Task<IResult> ListMetrics(string? kind, Caller caller, MetricStore store, CancellationToken cancellationToken)
     {
         MetricKind? filter = null;
         if (kind is not null)
@@ -78,29 +89,29 @@ public static class MetricEndpoints
                 return Results.ValidationProblem(new Dictionary<string, string[]> { ["kind"] = ["kind is built_in or custom."] });
             filter = parsed;
         }
-        var all = await store.ListAsync(filter, cancellationToken);
+        var all = await store.ListAsync(caller.Workspace, filter, cancellationToken);
         return Results.Ok(all.Select(MetricSummary.From).ToList());
     }
 
-    static async Task<IResult> GetMetric(string idOrKey, MetricStore store, CancellationToken cancellationToken)
+    static async Task<IResult> GetMetric(string idOrKey, Caller caller, MetricStore store, CancellationToken cancellationToken)
     {
-        var metric = await store.FindAsync(idOrKey, cancellationToken);
+        var metric = await store.FindAsync(caller.Workspace, idOrKey, cancellationToken);
         if (metric is null) return MetricNotFound(idOrKey);
         var current = await store.FindVersionAsync(metric.Id, metric.CurrentVersion, cancellationToken);
         return current is null ? MetricNotFound(idOrKey) : Results.Ok(MetricDetail.From(metric, current));
     }
 
-    static async Task<IResult> ListVersions(string idOrKey, MetricStore store, CancellationToken cancellationToken)
+    static async Task<IResult> ListVersions(string idOrKey, Caller caller, MetricStore store, CancellationToken cancellationToken)
     {
-        var metric = await store.FindAsync(idOrKey, cancellationToken);
+        var metric = await store.FindAsync(caller.Workspace, idOrKey, cancellationToken);
         if (metric is null) return MetricNotFound(idOrKey);
         var versions = await store.ListVersionsAsync(metric.Id, cancellationToken);
         return Results.Ok(versions.Select(VersionDetail.From).ToList());
     }
 
-    static async Task<IResult> GetVersion(string idOrKey, int version, MetricStore store, CancellationToken cancellationToken)
+    static async Task<IResult> GetVersion(string idOrKey, int version, Caller caller, MetricStore store, CancellationToken cancellationToken)
     {
-        var metric = await store.FindAsync(idOrKey, cancellationToken);
+        var metric = await store.FindAsync(caller.Workspace, idOrKey, cancellationToken);
         if (metric is null) return MetricNotFound(idOrKey);
         var found = await store.FindVersionAsync(metric.Id, version, cancellationToken);
         return found is null
@@ -109,7 +120,7 @@ public static class MetricEndpoints
             : Results.Ok(VersionDetail.From(found));
     }
 
-    static async Task<IResult> CreateMetric(CreateMetricRequest request, MetricChanges changes, CancellationToken cancellationToken)
+    static async Task<IResult> CreateMetric(CreateMetricRequest request, Caller caller, MetricChanges changes, CancellationToken cancellationToken)
     {
         var errors = new ValidationErrors();
         MetricRules.ValidateName(request.Name, errors);
@@ -129,14 +140,14 @@ public static class MetricEndpoints
         MetricRules.ValidateChangeNote(request.ChangeNote, errors, required: false);
         if (errors.Any) return Results.ValidationProblem(errors.ToDictionary());
 
-        var result = await changes.CreateAsync(new NewMetricSpec(
+        var result = await changes.CreateAsync(caller.Workspace, new NewMetricSpec(
             key!, request.Name!.Trim(), request.Description?.Trim() ?? "", type!.Value, scope, scaleMin, scaleMax, labels,
             request.SystemPrompt!, request.UserPromptTemplate!, request.Author!.Trim(),
             string.IsNullOrWhiteSpace(request.ChangeNote) ? "Initial version." : request.ChangeNote.Trim()), cancellationToken);
         return ToResult(result, applied => Results.Created($"/api/metrics/{applied.Metric.Id}", MetricDetail.From(applied.Metric, applied.Version)));
     }
 
-    static async Task<IResult> PublishVersion(string idOrKey, PublishVersionRequest request, MetricChanges changes, CancellationToken cancellationToken)
+    static async Task<IResult> PublishVersion(string idOrKey, PublishVersionRequest request, Caller caller, MetricChanges changes, CancellationToken cancellationToken)
     {
         var errors = new ValidationErrors();
         MetricRules.ValidatePrompts(request.SystemPrompt, request.UserPromptTemplate, errors);
@@ -145,7 +156,7 @@ public static class MetricEndpoints
         if (request.ExpectedCurrentVersion is < 1) errors.Add("expectedCurrentVersion", "expectedCurrentVersion is 1 or more.");
         if (errors.Any) return Results.ValidationProblem(errors.ToDictionary());
 
-        var result = await changes.PublishVersionAsync(idOrKey,
+        var result = await changes.PublishVersionAsync(caller.Workspace, idOrKey,
             new NewVersionSpec(request.SystemPrompt!, request.UserPromptTemplate!,
                 new VersionAuthor(VersionAuthorKind.Manual, request.Author!.Trim(), null), request.ChangeNote!.Trim()),
             request.ExpectedCurrentVersion, overrideNewerVersion: false, runId: null, cancellationToken);
@@ -153,7 +164,7 @@ public static class MetricEndpoints
             $"/api/metrics/{applied.Metric.Id}/versions/{applied.Version.Version}", VersionDetail.From(applied.Version)));
     }
 
-    static async Task<IResult> ForkMetric(string idOrKey, ForkMetricRequest request, MetricChanges changes, CancellationToken cancellationToken)
+    static async Task<IResult> ForkMetric(string idOrKey, ForkMetricRequest request, Caller caller, MetricChanges changes, CancellationToken cancellationToken)
     {
         var errors = new ValidationErrors();
         MetricRules.ValidateName(request.Name, errors);
@@ -170,7 +181,7 @@ public static class MetricEndpoints
         MetricRules.ValidateChangeNote(request.ChangeNote, errors, required: false);
         if (errors.Any) return Results.ValidationProblem(errors.ToDictionary());
 
-        var result = await changes.ForkAsync(idOrKey, new ForkSpec(
+        var result = await changes.ForkAsync(caller.Workspace, idOrKey, new ForkSpec(
             request.Version, request.Name!.Trim(), key, request.Description?.Trim(), request.SystemPrompt, request.UserPromptTemplate,
             new VersionAuthor(VersionAuthorKind.Manual, request.Author!.Trim(), null), request.ChangeNote?.Trim()), runId: null, cancellationToken);
         return ToResult(result, applied => Results.Created($"/api/metrics/{applied.Metric.Id}", MetricDetail.From(applied.Metric, applied.Version)));

@@ -22,7 +22,7 @@ public sealed class CatalogueSeeder(NpgsqlDataSource dataSource, MetricStore sto
         foreach (var builtIn in BuiltInCatalogue.All)
         {
             var inserted = await store.TryInsertMetricAsync(connection, transaction, new NewMetricRow(
-                builtIn.Id, builtIn.Key, builtIn.Name, builtIn.Description, MetricKind.BuiltIn.ToName(), builtIn.Type.ToName(),
+                builtIn.Id, builtIn.Key, builtIn.Name, builtIn.Description, MetricKind.BuiltIn.ToName(), null, builtIn.Type.ToName(),
                 builtIn.Scope.ToName(), builtIn.ScaleMin, builtIn.ScaleMax, builtIn.Labels?.ToArray(), 1, null, null), cancellationToken);
             if (inserted)
             {
@@ -33,10 +33,11 @@ public sealed class CatalogueSeeder(NpgsqlDataSource dataSource, MetricStore sto
                 continue;
             }
 
-            var existing = await store.FindAsync(connection, transaction, builtIn.Id, forUpdate: true, cancellationToken);
+            // No workspace: built-ins only, which is all the seeder owns.
+            var existing = await store.FindAsync(connection, transaction, null, builtIn.Id, forUpdate: true, cancellationToken);
             if (existing is null)
             {
-                // Only possible when a release adds a built-in whose key a custom metric already took.
+                // Only possible when a release adds a built-in whose key a custom metric (of any workspace) already took.
                 logger.LogWarning("Built-in metric {Key} not seeded: a custom metric already uses the key", builtIn.Key);
                 continue;
             }

@@ -5,7 +5,10 @@ using MetricAlignment.ServiceDefaults;
 
 namespace MetricAlignment.Metrics.Consumers;
 
-/// <summary>An alignment run's refined prompt for a metric it may not (or should not) edit in place: a new custom fork.</summary>
+/// <summary>
+/// An alignment run's refined prompt for a metric it may not (or should not) edit in place: a new custom fork in the run's
+/// workspace. The source must be a built-in or a metric of that workspace; any other is refused as not found.
+/// </summary>
 public sealed class CreateMetricForkConsumer(MetricChanges changes, ILogger<CreateMetricForkConsumer> logger) : IConsumer<CreateMetricFork>
 {
     public const string Author = "alignment-service";
@@ -31,7 +34,14 @@ public sealed class CreateMetricForkConsumer(MetricChanges changes, ILogger<Crea
             return;
         }
 
-        var result = await changes.ForkAsync(request.MetricId.ToString(), new ForkSpec(
+        if (!Caller.IsValidWorkspace(request.Workspace))
+        {
+            // No metric belongs to a workspace that cannot exist; answer as for any metric the workspace cannot see.
+            await context.RespondAsync(RejectionReasons.UnknownWorkspace(request.RunId, request.MetricId, request.Workspace));
+            return;
+        }
+
+        var result = await changes.ForkAsync(request.Workspace, request.MetricId.ToString(), new ForkSpec(
             request.BaseVersion, request.Name, Key: null, Description: null, request.SystemPrompt, request.UserPromptTemplate,
             new VersionAuthor(VersionAuthorKind.AlignmentRun, Author, request.RunId), request.ChangeNote.Trim()),
             request.RunId, context.CancellationToken);

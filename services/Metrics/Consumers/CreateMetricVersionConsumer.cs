@@ -5,7 +5,10 @@ using MetricAlignment.ServiceDefaults;
 
 namespace MetricAlignment.Metrics.Consumers;
 
-/// <summary>An alignment run's refined prompt published as the next version of a custom metric.</summary>
+/// <summary>
+/// An alignment run's refined prompt published as the next version of a custom metric of the run's workspace; a metric
+/// of another workspace is refused as not found.
+/// </summary>
 public sealed class CreateMetricVersionConsumer(MetricChanges changes, ILogger<CreateMetricVersionConsumer> logger) : IConsumer<CreateMetricVersion>
 {
     public async Task Consume(ConsumeContext<CreateMetricVersion> context)
@@ -29,7 +32,16 @@ public sealed class CreateMetricVersionConsumer(MetricChanges changes, ILogger<C
             return;
         }
 
-        var result = await changes.PublishVersionAsync(request.MetricId.ToString(), new NewVersionSpec(
+        if (!Caller.IsValidWorkspace(request.Workspace))
+        {
+            await context.RespondAsync(RejectionReasons.UnknownWorkspace(request.RunId, request.MetricId, request.Workspace) with
+            {
+                ExpectedVersion = request.ExpectedCurrentVersion,
+            });
+            return;
+        }
+
+        var result = await changes.PublishVersionAsync(request.Workspace, request.MetricId.ToString(), new NewVersionSpec(
                 request.SystemPrompt, request.UserPromptTemplate,
                 new VersionAuthor(VersionAuthorKind.AlignmentRun, CreateMetricForkConsumer.Author, request.RunId), request.ChangeNote.Trim()),
             request.ExpectedCurrentVersion, request.OverrideNewerVersion, request.RunId, context.CancellationToken);

@@ -29,4 +29,13 @@ public static class RejectionReasons
         CurrentVersion = refused.Metric?.CurrentVersion,
         ExpectedVersion = refused.ExpectedVersion,
     };
+
+    /// <summary>A request naming a workspace that is not a valid slug: no metric can belong to it.</summary>
+    public static MetricChangeRejected UnknownWorkspace(Guid runId, Guid metricId, string? workspace) => new()
+    {
+        RunId = runId,
+        MetricId = metricId,
+        Reason = MetricNotFound,
+        Detail = $"No metric has id '{metricId}' in workspace '{workspace}'.",
+    };
 }

@@ -5,56 +5,64 @@ using Npgsql;
 
 namespace MetricAlignment.Metrics.Data;
 
-/// <summary>The Metrics service's SQL. Reads open their own connection; writes run on the caller's transaction.</summary>
+/// <summary>
+/// The Metrics service's SQL. Reads open their own connection; writes run on the caller's transaction.
+/// Every lookup is for a workspace and sees what that workspace may: the shared built-ins (workspace NULL) and its own
+/// custom metrics. Another workspace's metric is simply not found, so callers cannot tell it from an unknown one.
+/// A null workspace sees the built-ins only.
+/// </summary>
 public sealed class MetricStore(NpgsqlDataSource dataSource)
 {
     const string MetricColumns = """
-        m.id, m.key, m.name, m.description, m.kind, m.type, m.scope, m.scale_min, m.scale_max, m.labels,
+        m.id, m.key, m.name, m.description, m.kind, m.workspace, m.type, m.scope, m.scale_min, m.scale_max, m.labels,
         m.current_version, m.forked_from_metric_id, s.key AS forked_from_metric_key, m.forked_from_version,
         m.created_at, m.updated_at
         """;
 
     const string MetricSource = "metrics m LEFT JOIN metrics s ON s.id = m.forked_from_metric_id";
 
+    const string VisibleToWorkspace = "(m.workspace IS NULL OR m.workspace = @workspace)";
+
     const string VersionColumns = """
         metric_id, version, system_prompt, user_prompt_template, created_by_kind, created_by_author,
         alignment_run_id, change_note, created_at
         """;
 
-    public async Task<IReadOnlyList<Metric>> ListAsync(MetricKind? kind, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<Metric>> ListAsync(string workspace, MetricKind? kind, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var rows = await connection.QueryAsync<MetricRow>(new CommandDefinition($"""
             SELECT {MetricColumns}
             FROM {MetricSource}
-            WHERE @kind::text IS NULL OR m.kind = @kind
+            WHERE {VisibleToWorkspace} AND (@kind::text IS NULL OR m.kind = @kind)
             ORDER BY m.kind, m.key
-            """, new { kind = kind?.ToName() }, cancellationToken: cancellationToken));
+            """, new { workspace, kind = kind?.ToName() }, cancellationToken: cancellationToken));
         return rows.Select(r => r.ToMetric()).ToList();
     }
 
-    public async Task<Metric?> FindAsync(string idOrKey, CancellationToken cancellationToken)
+    public async Task<Metric?> FindAsync(string? workspace, string idOrKey, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        return await FindAsync(connection, null, idOrKey, forUpdate: false, cancellationToken);
+        return await FindAsync(connection, null, workspace, idOrKey, forUpdate: false, cancellationToken);
     }
 
-    public async Task<Metric?> FindAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string idOrKey, bool forUpdate,
-        CancellationToken cancellationToken)
+    /// <summary>A key names at most one metric a workspace sees: a custom key never equals a built-in's (0002_workspaces.sql).</summary>
+    public async Task<Metric?> FindAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string? workspace, string idOrKey,
+        bool forUpdate, CancellationToken cancellationToken)
     {
         var byId = Guid.TryParse(idOrKey, out var id);
         var row = await connection.QuerySingleOrDefaultAsync<MetricRow>(new CommandDefinition($"""
             SELECT {MetricColumns}
             FROM {MetricSource}
-            WHERE {(byId ? "m.id = @id" : "m.key = @key")}
+            WHERE {(byId ? "m.id = @id" : "m.key = @key")} AND {VisibleToWorkspace}
             {(forUpdate ? "FOR UPDATE OF m" : "")}
-            """, new { id, key = idOrKey.Trim().ToLowerInvariant() }, transaction, cancellationToken: cancellationToken));
+            """, new { id, key = idOrKey.Trim().ToLowerInvariant(), workspace }, transaction, cancellationToken: cancellationToken));
         return row?.ToMetric();
     }
 
-    public Task<Metric?> FindAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, Guid id, bool forUpdate,
+    public Task<Metric?> FindAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string? workspace, Guid id, bool forUpdate,
         CancellationToken cancellationToken) =>
-        FindAsync(connection, transaction, id.ToString(), forUpdate, cancellationToken);
+        FindAsync(connection, transaction, workspace, id.ToString(), forUpdate, cancellationToken);
 
     public async Task<IReadOnlyList<MetricVersion>> ListVersionsAsync(Guid metricId, CancellationToken cancellationToken)
     {
@@ -86,26 +94,23 @@ public sealed class MetricStore(NpgsqlDataSource dataSource)
     }
 
     /// <summary>
-    /// Inserts the metric unless its id or key is taken; false when it was. The caller inserts the version named by
+    /// Inserts the metric unless its id or key is taken (a key is taken by a built-in, or by a custom metric of the
+    /// same workspace); false when it was. The caller inserts the version named by
     /// current_version in the same transaction (the foreign key is checked at commit).
     /// </summary>
     public async Task<bool> TryInsertMetricAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, NewMetricRow metric,
         CancellationToken cancellationToken)
     {
         var inserted = await connection.ExecuteScalarAsync<Guid?>(new CommandDefinition("""
-            INSERT INTO metrics (id, key, name, description, kind, type, scope, scale_min, scale_max, labels,
+            INSERT INTO metrics (id, key, name, description, kind, workspace, type, scope, scale_min, scale_max, labels,
                                  current_version, forked_from_metric_id, forked_from_version)
-            VALUES (@Id, @Key, @Name, @Description, @Kind, @Type, @Scope, @ScaleMin, @ScaleMax, @Labels,
+            VALUES (@Id, @Key, @Name, @Description, @Kind, @Workspace, @Type, @Scope, @ScaleMin, @ScaleMax, @Labels,
                     @CurrentVersion, @ForkedFromMetricId, @ForkedFromVersion)
             ON CONFLICT DO NOTHING
             RETURNING id
             """, metric, transaction, cancellationToken: cancellationToken));
         return inserted is not null;
     }
-
-    public async Task<bool> KeyExistsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string key, CancellationToken cancellationToken) =>
-        await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
-            "SELECT EXISTS (SELECT 1 FROM metrics WHERE key = @key)", new { key }, transaction, cancellationToken: cancellationToken));
 
     public async Task<bool> TryInsertVersionAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, NewVersionRow version,
         CancellationToken cancellationToken)
@@ -171,6 +176,7 @@ public sealed class MetricStore(NpgsqlDataSource dataSource)
         public string Name { get; init; } = "";
         public string Description { get; init; } = "";
         public string Kind { get; init; } = "";
+        public string? Workspace { get; init; }
         public string Type { get; init; } = "";
         public string Scope { get; init; } = "";
         public double? ScaleMin { get; init; }
@@ -185,7 +191,7 @@ public sealed class MetricStore(NpgsqlDataSource dataSource)
 
         public Metric ToMetric() => new(
             Id, Key, Name, Description,
-            MetricNames.ParseKind(Kind), MetricNames.ParseType(Type), MetricNames.ParseScope(Scope),
+            MetricNames.ParseKind(Kind), Workspace, MetricNames.ParseType(Type), MetricNames.ParseScope(Scope),
             ScaleMin, ScaleMax, Labels,
             CurrentVersion,
             ForkedFromMetricId is { } sourceId ? new ForkOrigin(sourceId, ForkedFromMetricKey ?? "", ForkedFromVersion ?? 0) : null,
@@ -221,6 +227,7 @@ public sealed record NewMetricRow(
     string Name,
     string Description,
     string Kind,
+    string? Workspace,
     string Type,
     string Scope,
     double? ScaleMin,

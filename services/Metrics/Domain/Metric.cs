@@ -16,6 +16,8 @@ public sealed record Metric(
     string Name,
     string Description,
     MetricKind Kind,
+    /// <summary>The custom metric's workspace; null for a built-in, which every workspace shares.</summary>
+    string? Workspace,
     MetricType Type,
     MetricScope Scope,
     double? ScaleMin,

@@ -45,6 +45,8 @@ public enum ChangeRefusal { MetricNotFound, VersionNotFound, BuiltInMetric, Vers
 /// <summary>
 /// Every write to the catalogue, each in one transaction, shared by the HTTP API and the bus consumers. Versions of a
 /// metric are numbered under a row lock on the metric, so concurrent publishers queue up instead of losing a version.
+/// Every write acts for one workspace: it creates custom metrics there and only finds the built-ins and that
+/// workspace's own metrics, so another workspace's metric is refused exactly like an unknown one.
 /// </summary>
 public sealed class MetricChanges(NpgsqlDataSource dataSource, MetricStore store)
 {
@@ -52,22 +54,22 @@ public sealed class MetricChanges(NpgsqlDataSource dataSource, MetricStore store
     const string VersionChange = "version";
 
     /// <summary>Creates a custom metric with version 1. The spec must have passed validation.</summary>
-    public async Task<ChangeResult> CreateAsync(NewMetricSpec spec, CancellationToken cancellationToken)
+    public async Task<ChangeResult> CreateAsync(string workspace, NewMetricSpec spec, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
 
         var id = Guid.CreateVersion7();
         var inserted = await store.TryInsertMetricAsync(connection, transaction, new NewMetricRow(
-            id, spec.Key, spec.Name, spec.Description, MetricKind.Custom.ToName(), spec.Type.ToName(), spec.Scope.ToName(),
+            id, spec.Key, spec.Name, spec.Description, MetricKind.Custom.ToName(), workspace, spec.Type.ToName(), spec.Scope.ToName(),
             spec.ScaleMin, spec.ScaleMax, spec.Labels?.ToArray(), 1, null, null), cancellationToken);
         if (!inserted)
-            return new ChangeRefused(ChangeRefusal.DuplicateKey, $"A metric with key '{spec.Key}' already exists; choose another key.");
+            return new ChangeRefused(ChangeRefusal.DuplicateKey, DuplicateKeyDetail(spec.Key));
 
         await store.TryInsertVersionAsync(connection, transaction, new NewVersionRow(
             id, 1, spec.SystemPrompt, spec.UserPromptTemplate, VersionAuthorKind.Manual.ToName(), spec.Author, null, spec.ChangeNote),
             cancellationToken);
-        var result = await ReadAppliedAsync(connection, transaction, id, 1, replayed: false, cancellationToken);
+        var result = await ReadAppliedAsync(connection, transaction, workspace, id, 1, replayed: false, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return result;
     }
@@ -77,7 +79,7 @@ public sealed class MetricChanges(NpgsqlDataSource dataSource, MetricStore store
     /// metric has moved on since the caller looked, unless <paramref name="overrideNewerVersion"/>.
     /// With <paramref name="runId"/>, a repeat of the same run answers with the version it made the first time.
     /// </summary>
-    public async Task<ChangeResult> PublishVersionAsync(string metricIdOrKey, NewVersionSpec spec, int? expectedCurrentVersion,
+    public async Task<ChangeResult> PublishVersionAsync(string workspace, string metricIdOrKey, NewVersionSpec spec, int? expectedCurrentVersion,
         bool overrideNewerVersion, Guid? runId, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -87,10 +89,10 @@ public sealed class MetricChanges(NpgsqlDataSource dataSource, MetricStore store
         {
             await store.LockRunAsync(connection, transaction, run, cancellationToken);
             if (await store.FindRunChangeAsync(connection, transaction, run, VersionChange, cancellationToken) is { } earlier)
-                return await ReadAppliedAsync(connection, transaction, earlier.MetricId, earlier.Version, replayed: true, cancellationToken);
+                return await ReplayAsync(connection, transaction, workspace, earlier, metricIdOrKey, cancellationToken);
         }
 
-        var metric = await store.FindAsync(connection, transaction, metricIdOrKey, forUpdate: true, cancellationToken);
+        var metric = await store.FindAsync(connection, transaction, workspace, metricIdOrKey, forUpdate: true, cancellationToken);
         if (metric is null)
             return new ChangeRefused(ChangeRefusal.MetricNotFound, $"No metric has id or key '{metricIdOrKey}'.");
         if (metric.Kind == MetricKind.BuiltIn)
@@ -109,16 +111,16 @@ public sealed class MetricChanges(NpgsqlDataSource dataSource, MetricStore store
         if (runId is { } newRun)
             await store.RecordRunChangeAsync(connection, transaction, newRun, VersionChange, metric.Id, next, cancellationToken);
 
-        var result = await ReadAppliedAsync(connection, transaction, metric.Id, next, replayed: false, cancellationToken);
+        var result = await ReadAppliedAsync(connection, transaction, workspace, metric.Id, next, replayed: false, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return result;
     }
 
     /// <summary>
-    /// Forks any metric (built-in or custom) into a new custom metric whose version 1 holds the given prompts and whose
-    /// lineage points at the source's base version. The source is not touched.
+    /// Forks a built-in or one of the workspace's custom metrics into a new custom metric of the workspace, whose
+    /// version 1 holds the given prompts and whose lineage points at the source's base version. The source is not touched.
     /// </summary>
-    public async Task<ChangeResult> ForkAsync(string sourceIdOrKey, ForkSpec spec, Guid? runId, CancellationToken cancellationToken)
+    public async Task<ChangeResult> ForkAsync(string workspace, string sourceIdOrKey, ForkSpec spec, Guid? runId, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -127,10 +129,10 @@ public sealed class MetricChanges(NpgsqlDataSource dataSource, MetricStore store
         {
             await store.LockRunAsync(connection, transaction, run, cancellationToken);
             if (await store.FindRunChangeAsync(connection, transaction, run, ForkChange, cancellationToken) is { } earlier)
-                return await ReadAppliedAsync(connection, transaction, earlier.MetricId, earlier.Version, replayed: true, cancellationToken);
+                return await ReplayAsync(connection, transaction, workspace, earlier, sourceIdOrKey, cancellationToken);
         }
 
-        var source = await store.FindAsync(connection, transaction, sourceIdOrKey, forUpdate: false, cancellationToken);
+        var source = await store.FindAsync(connection, transaction, workspace, sourceIdOrKey, forUpdate: false, cancellationToken);
         if (source is null)
             return new ChangeRefused(ChangeRefusal.MetricNotFound, $"No metric has id or key '{sourceIdOrKey}'.");
         var baseVersionNumber = spec.BaseVersion ?? source.CurrentVersion;
@@ -145,12 +147,12 @@ public sealed class MetricChanges(NpgsqlDataSource dataSource, MetricStore store
         if (name.Length > MetricRules.MaxNameLength) name = name[..MetricRules.MaxNameLength].TrimEnd();
 
         var id = Guid.CreateVersion7();
-        var row = new NewMetricRow(id, "", name, spec.Description ?? source.Description, MetricKind.Custom.ToName(), source.Type.ToName(),
+        var row = new NewMetricRow(id, "", name, spec.Description ?? source.Description, MetricKind.Custom.ToName(), workspace, source.Type.ToName(),
             source.Scope.ToName(), source.ScaleMin, source.ScaleMax, source.Labels?.ToArray(), 1, source.Id, baseVersionNumber);
         if (spec.Key is { } key)
         {
             if (!await store.TryInsertMetricAsync(connection, transaction, row with { Key = key }, cancellationToken))
-                return new ChangeRefused(ChangeRefusal.DuplicateKey, $"A metric with key '{key}' already exists; choose another key.", source);
+                return new ChangeRefused(ChangeRefusal.DuplicateKey, DuplicateKeyDetail(key), source);
         }
         else
         {
@@ -170,15 +172,31 @@ public sealed class MetricChanges(NpgsqlDataSource dataSource, MetricStore store
         if (runId is { } newRun)
             await store.RecordRunChangeAsync(connection, transaction, newRun, ForkChange, id, 1, cancellationToken);
 
-        var result = await ReadAppliedAsync(connection, transaction, id, 1, replayed: false, cancellationToken);
+        var result = await ReadAppliedAsync(connection, transaction, workspace, id, 1, replayed: false, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return result;
     }
 
-    async Task<ChangeApplied> ReadAppliedAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid metricId, int version,
-        bool replayed, CancellationToken cancellationToken)
+    static string DuplicateKeyDetail(string key) =>
+        $"A metric with key '{key}' already exists (a built-in, or a custom metric of this workspace); choose another key.";
+
+    /// <summary>
+    /// What a run's earlier request made. A run belongs to one workspace, so a repeat of its id naming another workspace
+    /// is answered as that workspace would answer any metric it cannot see.
+    /// </summary>
+    async Task<ChangeResult> ReplayAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string workspace, RunChange earlier,
+        string requestedIdOrKey, CancellationToken cancellationToken)
     {
-        var metric = await store.FindAsync(connection, transaction, metricId, forUpdate: false, cancellationToken)
+        var metric = await store.FindAsync(connection, transaction, workspace, earlier.MetricId, forUpdate: false, cancellationToken);
+        if (metric is null)
+            return new ChangeRefused(ChangeRefusal.MetricNotFound, $"No metric has id or key '{requestedIdOrKey}'.");
+        return await ReadAppliedAsync(connection, transaction, workspace, earlier.MetricId, earlier.Version, replayed: true, cancellationToken);
+    }
+
+    async Task<ChangeApplied> ReadAppliedAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string workspace, Guid metricId,
+        int version, bool replayed, CancellationToken cancellationToken)
+    {
+        var metric = await store.FindAsync(connection, transaction, workspace, metricId, forUpdate: false, cancellationToken)
             ?? throw new InvalidOperationException($"Metric {metricId} vanished inside its own transaction.");
         var stored = await store.FindVersionAsync(connection, transaction, metricId, version, cancellationToken)
             ?? throw new InvalidOperationException($"Version {version} of metric {metricId} vanished inside its own transaction.");

@@ -28,7 +28,7 @@ public abstract class ApiClient(HttpClient http, string serviceName)
             {
                 using var response = await http.SendAsync(request, cancellationToken);
                 if (!response.IsSuccessStatusCode)
-                    return ApiResult<T>.Failed(await ReadProblemAsync(response, cancellationToken));
+                    return ApiResult<T>.Failed(ForAccess(await ReadProblemAsync(response, cancellationToken)));
                 var value = await response.Content.ReadFromJsonAsync<T>(WebFrontEndExtensions.ApiJson, cancellationToken);
                 return value is null
                     ? ApiResult<T>.Failed(ApiProblem.Unreachable(serviceName, "It answered with an empty body."))
@@ -57,6 +57,21 @@ public abstract class ApiClient(HttpClient http, string serviceName)
             }
         }
     }
+
+    /// <summary>
+    /// 401 and 403 in the words a person needs: the first sends them to sign in again (<see cref="ApiProblem.NeedsSignIn"/>),
+    /// the second says their role is the reason, keeping the service's detail when it gives one.
+    /// </summary>
+    ApiProblem ForAccess(ApiProblem problem) => problem.Status switch
+    {
+        401 => ApiProblem.SignInExpired,
+        403 => problem with
+        {
+            Title = ApiProblem.RoleRefusedTitle,
+            Detail = string.IsNullOrWhiteSpace(problem.Detail) ? $"The {serviceName} service refused it for your role." : problem.Detail,
+        },
+        _ => problem,
+    };
 
     async Task<ApiProblem> ReadProblemAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {

@@ -6,6 +6,14 @@ namespace MetricAlignment.Web.Clients;
 /// </summary>
 public sealed record ApiProblem(int Status, string Title, string? Detail, IReadOnlyDictionary<string, string[]> Errors)
 {
+    public const string RoleRefusedTitle = "Your role does not allow this";
+
+    /// <summary>The API refused the session's token (expired, or never valid): the person signs in again.</summary>
+    public static readonly ApiProblem SignInExpired = new(401, "Your sign-in has expired", "Sign in again to continue.",
+        new Dictionary<string, string[]>());
+
+    public bool NeedsSignIn => Status == 401;
+
     public static ApiProblem Unreachable(string service, string reason) =>
         new(0, $"The {service} service could not be reached", reason, new Dictionary<string, string[]>());
 

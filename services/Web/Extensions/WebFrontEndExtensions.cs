@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using MetricAlignment.Web.Auth;
 using MetricAlignment.Web.Clients;
 using MetricAlignment.Web.Components;
 using Microsoft.Extensions.Http.Resilience;
@@ -22,11 +23,12 @@ public static class WebFrontEndExtensions
     public static WebApplicationBuilder AddWebFrontEnd(this WebApplicationBuilder builder)
     {
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
+        builder.AddWebAuthentication();
         // A retried POST could queue a second alignment run or annotate twice; only reads are retried.
         builder.Services.ConfigureAll<HttpStandardResilienceOptions>(options => options.Retry.DisableForUnsafeHttpMethods());
-        builder.Services.AddHttpClient<MetricsClient>(http => http.BaseAddress = new Uri(MetricsAddress));
-        builder.Services.AddHttpClient<AnnotationsClient>(http => http.BaseAddress = new Uri(AnnotationsAddress));
-        builder.Services.AddHttpClient<AlignmentClient>(http => http.BaseAddress = new Uri(AlignmentAddress));
+        builder.Services.AddHttpClient<MetricsClient>(http => http.BaseAddress = new Uri(MetricsAddress)).AddSignedInUserToken();
+        builder.Services.AddHttpClient<AnnotationsClient>(http => http.BaseAddress = new Uri(AnnotationsAddress)).AddSignedInUserToken();
+        builder.Services.AddHttpClient<AlignmentClient>(http => http.BaseAddress = new Uri(AlignmentAddress)).AddSignedInUserToken();
         return builder;
     }
 
@@ -35,8 +37,12 @@ public static class WebFrontEndExtensions
         if (!app.Environment.IsDevelopment())
             app.UseExceptionHandler("/error", createScopeForErrors: true);
         app.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true);
+        app.UseAuthentication();
+        app.UseAuthorization();
         app.UseAntiforgery();
-        app.MapStaticAssets();
+        // The sign-in page needs its stylesheet and scripts before anyone is signed in.
+        app.MapStaticAssets().AllowAnonymous();
+        app.MapSignOut();
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
         return app;
     }

@@ -2,6 +2,7 @@ using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using MetricAlignment.Alignment.Clients;
 using MetricAlignment.Alignment.Tests.Fakes;
+using MetricAlignment.ServiceDefaults;
 using MetricAlignment.TestSupport;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
@@ -25,7 +26,7 @@ public sealed class AlignmentAppFixture : IAsyncLifetime
         database = await TestInfrastructure.CreateDatabaseAsync("alignment_api");
         virtualHost = await TestInfrastructure.CreateVirtualHostAsync("alignment-api");
         Factory = CreateFactory(database, virtualHost, Metrics, Annotations, new() { ["Alignment:Worker:HeartbeatInterval"] = "00:00:01" });
-        Client = Factory.CreateClient();
+        Client = Factory.CreateClient().As(Roles.MetricEditor);
         (await Client.GetAsync("/health")).EnsureSuccessStatusCode();
     }
 
@@ -53,6 +54,12 @@ public sealed class AlignmentAppFixture : IAsyncLifetime
         await TestInfrastructure.DropDatabaseAsync(database);
         await TestInfrastructure.DeleteVirtualHostAsync(virtualHost);
     }
+
+    /// <summary>A client of its own whose requests carry a token for the role in the workspace (the caller disposes it).</summary>
+    public HttpClient ClientAs(string role, string workspace = TestTokens.Workspace) => Factory.CreateClient().As(role, workspace);
+
+    /// <summary>A client whose requests carry no token.</summary>
+    public HttpClient AnonymousClient() => Factory.CreateClient();
 
     public async Task<JsonNode> GetRunAsync(Guid id) =>
         JsonNode.Parse(await Client.GetStringAsync($"/api/alignment-runs/{id}"))!;

@@ -7,6 +7,7 @@ using MetricAlignment.Alignment.Clients;
 using MetricAlignment.Alignment.Persistence;
 using MetricAlignment.Alignment.StateMachines.AlignmentRun;
 using MetricAlignment.Alignment.Tests.Fakes;
+using MetricAlignment.ServiceDefaults;
 using MetricAlignment.TestSupport;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
@@ -36,7 +37,7 @@ public sealed class BrokerOutageFixture : IAsyncLifetime
         virtualHost = await TestInfrastructure.CreateVirtualHostAsync("alignment-outage");
         Factory = AlignmentAppFixture.CreateFactory(database, virtualHost, Metrics, Annotations,
             new() { [BusCalls.BusTimeoutKey] = BusTimeout.ToString() });
-        Client = Factory.CreateClient();
+        Client = Factory.CreateClient().As(Roles.MetricEditor);
         (await Client.GetAsync("/health")).EnsureSuccessStatusCode();
         await TestInfrastructure.DeleteVirtualHostAsync(virtualHost);
     }
@@ -98,6 +99,31 @@ public sealed class When_the_broker_is_down(BrokerOutageFixture app) : IClassFix
         elapsed.Should().BeLessThan(Promptly);
         response.Headers.RetryAfter.Should().NotBeNull();
         ((string?)body["title"]).Should().Be("The message broker is unavailable");
+    }
+
+    [Fact]
+    public async Task Starting_a_run_answers_503_with_retry_after_and_leaves_no_run_behind()
+    {
+        var metric = app.Metrics.Add();
+        var evaluation = app.Annotations.AddEvaluation(metric.Id);
+
+        var (response, body, elapsed) = await TimedPostAsync("/api/alignment-runs",
+            new { metricId = metric.Id, evaluationIds = new[] { evaluation.EvaluationId }, deltaThreshold = 2 });
+
+        response.StatusCode.Should().Be(HttpStatusCode.ServiceUnavailable, body.ToJsonString());
+        elapsed.Should().BeLessThan(Promptly);
+        response.Headers.RetryAfter.Should().NotBeNull();
+        response.Content.Headers.ContentType!.MediaType.Should().Be("application/problem+json");
+        ((string?)body["title"]).Should().Be("The message broker is unavailable");
+        var runId = Guid.Parse((string)body["runId"]!);
+        // The client is told the id to look for, and that it finds nothing: the start was cancelled unsent, not queued.
+        ((string?)body["detail"]).Should().Contain($"GET /api/alignment-runs/{runId}");
+        (await app.Client.GetAsync($"/api/alignment-runs/{runId}")).StatusCode.Should().Be(HttpStatusCode.NotFound);
+        var dataSource = app.Factory.Services.GetRequiredService<NpgsqlDataSource>();
+        await using var connection = await dataSource.OpenConnectionAsync();
+        await using var count = new NpgsqlCommand("SELECT count(*) FROM alignment_runs WHERE correlation_id = @id", connection);
+        count.Parameters.AddWithValue("id", runId);
+        ((long)(await count.ExecuteScalarAsync())!).Should().Be(0, "no half-created run is left in the saga table");
     }
 
     async Task<(HttpResponseMessage Response, JsonNode Body, TimeSpan Elapsed)> TimedPostAsync(string path, object? body)

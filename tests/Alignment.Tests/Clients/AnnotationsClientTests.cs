@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using MetricAlignment.Alignment.Clients;
 using MetricAlignment.Contracts;
+using MetricAlignment.TestSupport;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -56,7 +57,7 @@ public sealed class AnnotationsClientTests
     static async Task<List<ResolvedRow>> ReadAllAsync(ServiceProvider services)
     {
         var rows = new List<ResolvedRow>();
-        await foreach (var row in services.GetRequiredService<IAnnotationsClient>().StreamResolvedRowsAsync(MetricId, [Guid.NewGuid()], CancellationToken.None))
+        await foreach (var row in services.GetRequiredService<IAnnotationsClient>().StreamResolvedRowsAsync(TestTokens.Workspace, MetricId, [Guid.NewGuid()], CancellationToken.None))
             rows.Add(row);
         return rows;
     }

@@ -2,20 +2,34 @@ using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using MetricAlignment.Alignment.Clients;
 using MetricAlignment.Contracts;
+using MetricAlignment.TestSupport;
 
 namespace MetricAlignment.Alignment.Tests.Fakes;
 
+/// <summary>The Annotations service as the Alignment service sees it: an evaluation is listed only in its own workspace.</summary>
 public sealed class FakeAnnotationsClient : IAnnotationsClient
 {
     public ConcurrentDictionary<Guid, List<EligibleEvaluation>> Eligible { get; } = new();
+    public ConcurrentDictionary<Guid, string> EvaluationWorkspaces { get; } = new();
     /// <summary>Per metric: what streaming its resolved rows does.</summary>
     public ConcurrentDictionary<Guid, Func<CancellationToken, IAsyncEnumerable<ResolvedRow>>> Rows { get; } = new();
+    /// <summary>Every stream of resolved rows asked for, with the workspace it was asked in.</summary>
+    public ConcurrentQueue<(string Workspace, Guid MetricId)> StreamCalls { get; } = new();
 
-    public Task<IReadOnlyList<EligibleEvaluation>> GetEligibleEvaluationsAsync(Guid metricId, CancellationToken cancellationToken) =>
-        Task.FromResult<IReadOnlyList<EligibleEvaluation>>(Eligible.TryGetValue(metricId, out var list) ? list : []);
+    public Task<IReadOnlyList<EligibleEvaluation>> GetEligibleEvaluationsAsync(string workspace, Guid metricId, CancellationToken cancellationToken)
+    {
+        if (!Eligible.TryGetValue(metricId, out var list)) return Task.FromResult<IReadOnlyList<EligibleEvaluation>>([]);
+        lock (list)
+            return Task.FromResult<IReadOnlyList<EligibleEvaluation>>(list.Where(e => WorkspaceOf(e.EvaluationId) == workspace).ToList());
+    }
 
-    public IAsyncEnumerable<ResolvedRow> StreamResolvedRowsAsync(Guid metricId, IReadOnlyList<Guid> evaluationIds, CancellationToken cancellationToken) =>
-        Rows.TryGetValue(metricId, out var rows) ? rows(cancellationToken) : Empty();
+    public IAsyncEnumerable<ResolvedRow> StreamResolvedRowsAsync(string workspace, Guid metricId, IReadOnlyList<Guid> evaluationIds, CancellationToken cancellationToken)
+    {
+        StreamCalls.Enqueue((workspace, metricId));
+        return Rows.TryGetValue(metricId, out var rows) ? rows(cancellationToken) : Empty();
+    }
+
+    string WorkspaceOf(Guid evaluationId) => EvaluationWorkspaces.TryGetValue(evaluationId, out var workspace) ? workspace : TestTokens.Workspace;
 
     static async IAsyncEnumerable<ResolvedRow> Empty()
     {
@@ -23,13 +37,14 @@ public sealed class FakeAnnotationsClient : IAnnotationsClient
         yield break;
     }
 
-    public EligibleEvaluation AddEvaluation(Guid metricId, string status = "completed", int resolved = 6)
+    public EligibleEvaluation AddEvaluation(Guid metricId, string status = "completed", int resolved = 6, string workspace = TestTokens.Workspace)
     {
         var evaluation = new EligibleEvaluation
         {
             EvaluationId = Guid.NewGuid(), Name = $"eval-{status}", Status = status, CreatedAt = DateTimeOffset.UtcNow,
             RowCount = 10, ResolvedRowCount = resolved,
         };
+        EvaluationWorkspaces[evaluation.EvaluationId] = workspace;
         Eligible.AddOrUpdate(metricId, _ => [evaluation], (_, list) => { lock (list) list.Add(evaluation); return list; });
         return evaluation;
     }

@@ -64,12 +64,13 @@ public sealed class When_starts_cancels_and_duplicates_race_for_many_runs : IAsy
     {
         var runIds = Enumerable.Range(0, Runs).Select(_ => NewId.NextGuid()).ToList();
         var metricId = Guid.NewGuid();
+        const string workspace = TestTokens.OtherWorkspace;
         var sends = new List<Task>();
         foreach (var runId in runIds)
         {
             var start = new StartAlignmentRun
             {
-                RunId = runId, MetricId = metricId, MetricKey = "faithfulness", MetricName = "Faithfulness", MetricKind = "built_in",
+                RunId = runId, Workspace = workspace, MetricId = metricId, MetricKey = "faithfulness", MetricName = "Faithfulness", MetricKind = "built_in",
                 MetricType = "quantitative", MetricVersion = 1, EvaluationIds = [Guid.NewGuid()], ReflectionProvider = "builtin",
                 DeltaThreshold = 1, RequestedAt = DateTimeOffset.UtcNow,
             };
@@ -87,7 +88,7 @@ public sealed class When_starts_cancels_and_duplicates_race_for_many_runs : IAsy
         do
         {
             await Task.Delay(250);
-            runs = (await Task.WhenAll(runIds.Select(id => AlignmentRunStore.GetAsync(dataSource, id, CancellationToken.None))))
+            runs = (await Task.WhenAll(runIds.Select(id => AlignmentRunStore.GetAsync(dataSource, workspace, id, CancellationToken.None))))
                 .Where(r => r is not null).Select(r => r!).ToList();
         } while ((runs.Count < Runs || runs.Any(r => r.CurrentState != "Cancelled" || r.MetricId == Guid.Empty)
                   || runIds.Any(id => Cancelled.GetValueOrDefault(id) == 0)) && DateTime.UtcNow < deadline);
@@ -97,6 +98,7 @@ public sealed class When_starts_cancels_and_duplicates_race_for_many_runs : IAsy
         runs.Should().HaveCount(Runs);
         runs.Should().OnlyContain(r => r.CurrentState == "Cancelled");
         runs.Should().OnlyContain(r => r.MetricId == metricId, "a start that lost the race still records the run's metric");
+        runs.Should().OnlyContain(r => r.Workspace == workspace, "and its workspace");
         runIds.Should().OnlyContain(id => Cancelled.GetValueOrDefault(id) == 1);
         runIds.Should().OnlyContain(id => Queued.GetValueOrDefault(id) <= 1);
         await using var connection = await dataSource.OpenConnectionAsync();

@@ -18,6 +18,8 @@ public abstract class AlignmentRunHarness : IAsyncLifetime
     protected AlignmentRunStateMachine Machine = null!;
     protected readonly Guid RunId = NewId.NextGuid();
     protected readonly Guid MetricId = Guid.NewGuid();
+    /// <summary>Not the default workspace, so that a value the saga invents or forgets does not pass for the run's.</summary>
+    protected const string Workspace = "acme";
 
     public async Task InitializeAsync()
     {
@@ -43,7 +45,7 @@ public abstract class AlignmentRunHarness : IAsyncLifetime
 
     protected StartAlignmentRun StartMessage(string kind = "built_in") => new()
     {
-        RunId = RunId, MetricId = MetricId, MetricKey = "faithfulness", MetricName = "Faithfulness", MetricKind = kind,
+        RunId = RunId, Workspace = Workspace, MetricId = MetricId, MetricKey = "faithfulness", MetricName = "Faithfulness", MetricKind = kind,
         MetricType = "quantitative", MetricVersion = 3, EvaluationIds = [Guid.NewGuid()], ReflectionProvider = "builtin",
         DeltaThreshold = 1, RequestedAt = DateTimeOffset.UtcNow,
     };

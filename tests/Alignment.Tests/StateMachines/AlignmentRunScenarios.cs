@@ -52,6 +52,26 @@ public sealed class When_a_worker_reports_progress : AlignmentRunHarness
     }
 
     [Fact]
+    public async Task A_phase_report_overtaken_by_the_next_one_still_enters_the_history_in_place_without_moving_the_run_back()
+    {
+        await StartAsync();
+        var t0 = DateTimeOffset.UtcNow;
+        await Send(new AlignmentRunProgressed { RunId = RunId, Attempt = 1, Phase = RunPhase.LoadingAnnotations, RowsLoaded = 5, At = t0 });
+        await Send(new AlignmentRunProgressed { RunId = RunId, Attempt = 1, Phase = RunPhase.DistillingGuidelines, RowsLoaded = 5, At = t0.AddSeconds(2) });
+        await Send(new AlignmentRunProgressed { RunId = RunId, Attempt = 1, Phase = RunPhase.BuildingDisagreementTraces, RowsLoaded = 5, At = t0.AddSeconds(1) });
+
+        var run = Run();
+        run.Phase.Should().Be(RunPhase.DistillingGuidelines);
+        run.Phases.Select(p => p.Phase).Should().Equal(
+            RunPhase.LoadingAnnotations, RunPhase.BuildingDisagreementTraces, RunPhase.DistillingGuidelines);
+        run.Phases[0].EndedAt.Should().Be(t0.AddSeconds(1));
+        run.Phases[1].StartedAt.Should().Be(t0.AddSeconds(1));
+        run.Phases[1].EndedAt.Should().Be(t0.AddSeconds(2));
+        run.Phases[2].EndedAt.Should().BeNull();
+        Published<AlignmentRunPhaseChanged>().Should().Be(2, "the overtaken report changes no current phase, so it is not announced");
+    }
+
+    [Fact]
     public async Task Reports_of_another_attempt_are_ignored()
     {
         await StartAsync();

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using MetricAlignment.Alignment.Clients;
 using MetricAlignment.Alignment.Tests.Fakes;
 using MetricAlignment.Alignment.Tests.Reflection;
+using MetricAlignment.ServiceDefaults;
 using MetricAlignment.TestSupport;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
@@ -46,7 +47,7 @@ public sealed class LlmAlignmentAppFixture : IAsyncLifetime
             ["Alignment:Providers:local:TimeoutSeconds"] = "10",
             ["Alignment:Providers:local:RetryBaseDelaySeconds"] = "0.01",
         });
-        Client = Factory.CreateClient();
+        Client = Factory.CreateClient().As(Roles.MetricEditor);
         (await Client.GetAsync("/health")).EnsureSuccessStatusCode();
     }
 

@@ -3,6 +3,8 @@ using System.Net.Http.Json;
 using MassTransit;
 using MassTransit.Testing;
 using MetricAlignment.AuditLog.Audit;
+using MetricAlignment.ServiceDefaults;
+using MetricAlignment.TestSupport;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
@@ -10,7 +12,10 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace MetricAlignment.Contracts.Tests.AuditLog;
 
-/// <summary>The AuditLog sample on MassTransit's in-memory test harness: its consumer and its GET /api/audit.</summary>
+/// <summary>
+/// The AuditLog sample on MassTransit's in-memory test harness: its consumer and its GET /api/audit, which needs a
+/// token (the Development settings trust TestTokens) and shows the caller's workspace only.
+/// </summary>
 public sealed class AuditLogConsumerTests : IAsyncLifetime
 {
     readonly WebApplicationFactory<Program> factory = new WebApplicationFactory<Program>()
@@ -32,9 +37,10 @@ public sealed class AuditLogConsumerTests : IAsyncLifetime
 
     public async Task DisposeAsync() => await factory.DisposeAsync();
 
-    static MetricForked Forked(Guid runId) => new()
+    static MetricForked Forked(Guid runId, string workspace = TestTokens.Workspace) => new()
     {
         RunId = runId,
+        Workspace = workspace,
         SourceMetricId = Guid.NewGuid(),
         SourceMetricKey = "coherence",
         SourceVersion = 1,
@@ -45,9 +51,9 @@ public sealed class AuditLogConsumerTests : IAsyncLifetime
         ForkedAt = DateTimeOffset.UtcNow,
     };
 
-    async Task<IReadOnlyList<AuditEntry>> Audit(string query = "")
+    async Task<IReadOnlyList<AuditEntry>> Audit(string query = "", string workspace = TestTokens.Workspace)
     {
-        var entries = await factory.CreateClient().GetFromJsonAsync<List<AuditEntry>>("/api/audit" + query);
+        var entries = await factory.CreateClient().As(Roles.Viewer, workspace).GetFromJsonAsync<List<AuditEntry>>("/api/audit" + query);
         return entries!;
     }
 
@@ -77,6 +83,7 @@ public sealed class AuditLogConsumerTests : IAsyncLifetime
         entries.Should().ContainSingle();
         entries[0].EventType.Should().Be(nameof(MetricForked));
         entries[0].MessageId.Should().Be(messageId);
+        entries[0].Workspace.Should().Be(TestTokens.Workspace);
         entries[0].NewMetricId.Should().Be(forked.NewMetricId);
         entries[0].Summary.Should().Contain("coherence-aligned v1");
     }
@@ -87,7 +94,7 @@ public sealed class AuditLogConsumerTests : IAsyncLifetime
         var runId = Guid.NewGuid();
         var versioned = new MetricVersioned
         {
-            RunId = runId, MetricId = Guid.NewGuid(), MetricKey = "custom-helpfulness", PreviousVersion = 3, NewVersion = 4,
+            RunId = runId, Workspace = TestTokens.Workspace, MetricId = Guid.NewGuid(), MetricKey = "custom-helpfulness", PreviousVersion = 3, NewVersion = 4,
             AlignedVersion = 2, VersionedAt = DateTimeOffset.UtcNow,
         };
 
@@ -105,7 +112,7 @@ public sealed class AuditLogConsumerTests : IAsyncLifetime
         var forked = Forked(runId);
         var accepted = new AlignmentRunAccepted
         {
-            RunId = runId, MetricId = forked.SourceMetricId, MetricKey = "coherence", FromVersion = 1, Forked = true,
+            RunId = runId, Workspace = TestTokens.Workspace, MetricId = forked.SourceMetricId, MetricKey = "coherence", FromVersion = 1, Forked = true,
             NewMetricId = forked.NewMetricId, NewMetricKey = forked.NewMetricKey, NewVersion = 1, Disagreements = 37,
             GuidelineCount = 5, AcceptedAt = forked.ForkedAt.AddMilliseconds(5),
         };
@@ -123,10 +130,60 @@ public sealed class AuditLogConsumerTests : IAsyncLifetime
     [InlineData("?limit=5000")]
     public async Task An_out_of_range_limit_is_a_validation_problem(string query)
     {
-        var response = await factory.CreateClient().GetAsync("/api/audit" + query);
+        var response = await factory.CreateClient().As(Roles.Viewer).GetAsync("/api/audit" + query);
 
         response.StatusCode.Should().Be(HttpStatusCode.BadRequest);
         response.Content.Headers.ContentType!.MediaType.Should().Be("application/problem+json");
         (await response.Content.ReadAsStringAsync()).Should().Contain("limit");
+    }
+
+    [Fact]
+    public async Task A_caller_sees_only_the_entries_of_its_own_workspace()
+    {
+        var ours = Forked(Guid.NewGuid());
+        var theirs = Forked(Guid.NewGuid(), TestTokens.OtherWorkspace);
+
+        await PublishAndWait(ours, NewId.NextGuid(), consumedBefore: 0);
+        await PublishAndWait(theirs, NewId.NextGuid(), consumedBefore: 1);
+
+        (await Audit()).Select(entry => entry.RunId).Should().Contain(ours.RunId).And.NotContain(theirs.RunId);
+        var other = await Audit(workspace: TestTokens.OtherWorkspace);
+        other.Select(entry => entry.RunId).Should().Contain(theirs.RunId).And.NotContain(ours.RunId);
+        other.Should().OnlyContain(entry => entry.Workspace == TestTokens.OtherWorkspace);
+        (await Audit($"?runId={theirs.RunId}")).Should().BeEmpty("another workspace's run looks like an unknown one");
+    }
+
+    [Fact]
+    public async Task A_service_token_sees_the_workspace_its_request_names()
+    {
+        var theirs = Forked(Guid.NewGuid(), TestTokens.OtherWorkspace);
+        await PublishAndWait(theirs, NewId.NextGuid(), consumedBefore: 0);
+
+        var entries = await factory.CreateClient().AsService(TestTokens.OtherWorkspace)
+            .GetFromJsonAsync<List<AuditEntry>>($"/api/audit?runId={theirs.RunId}");
+
+        entries.Should().ContainSingle().Which.Workspace.Should().Be(TestTokens.OtherWorkspace);
+    }
+
+    [Fact]
+    public async Task A_request_without_a_token_is_refused_with_problem_details()
+    {
+        var response = await factory.CreateClient().GetAsync("/api/audit");
+
+        response.StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+        response.Content.Headers.ContentType!.MediaType.Should().Be("application/problem+json");
+    }
+
+    [Fact]
+    public async Task A_token_signed_with_another_key_is_refused()
+    {
+        var client = factory.CreateClient();
+        var forged = AccessTokens.Create(Convert.ToBase64String(new byte[32]), TestTokens.Issuer, AccessTokens.DefaultAudience,
+            "intruder", [Roles.Admin], TestTokens.Workspace, TimeSpan.FromMinutes(5));
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", forged);
+
+        var response = await client.GetAsync("/api/audit");
+
+        response.StatusCode.Should().Be(HttpStatusCode.Unauthorized);
     }
 }

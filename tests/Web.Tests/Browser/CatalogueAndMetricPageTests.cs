@@ -1,4 +1,7 @@
+using System.Net.Http.Headers;
 using System.Net.Http.Json;
+using MetricAlignment.ServiceDefaults;
+using MetricAlignment.TestSupport;
 using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;
 
@@ -26,14 +29,17 @@ public sealed class CatalogueAndMetricPageTests(WebAppFixture fixture)
     [Fact]
     public async Task A_custom_metric_with_two_versions_shows_who_made_each_and_a_line_diff_between_them()
     {
-        using var metrics = fixture.CreateClient("metrics");
+        using var metrics = fixture.CreateClient("metrics", Roles.MetricEditor);
         var key = $"tone-{Guid.NewGuid():N}"[..16];
+        // Each version is made by its own person, whether the service records the body's author or the token's subject.
+        metrics.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", TestTokens.For(Roles.MetricEditor, subject: "alice"));
         var created = await metrics.PostAsJsonAsync("/api/metrics", new
         {
             key, name = "Tone check", description = "Is the tone right?", type = "quantitative", scaleMin = 1, scaleMax = 5, scope = "turn",
             systemPrompt = "You grade tone.\nScore 1 to 5.", userPromptTemplate = "Input: {{input}}\nOutput: {{output}}", author = "alice",
         });
         created.EnsureSuccessStatusCode();
+        metrics.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", TestTokens.For(Roles.MetricEditor, subject: "bob"));
         var published = await metrics.PostAsJsonAsync($"/api/metrics/{key}/versions", new
         {
             systemPrompt = "You grade tone.\nPenalise sarcasm.\nScore 1 to 5.", userPromptTemplate = "Input: {{input}}\nOutput: {{output}}",

@@ -11,9 +11,18 @@ namespace MetricAlignment.Alignment.StateMachines.AlignmentRun;
 /// </summary>
 public sealed class AlignmentRunState : SagaStateMachineInstance, ISagaVersion
 {
+    /// <summary>Where data from before workspaces lives (see Migrations/0003_alignment_runs_workspace.sql).</summary>
+    public const string DefaultWorkspace = "default";
+
     public Guid CorrelationId { get; set; }
     public string CurrentState { get; set; } = "Initial";
     public int Version { get; set; }
+
+    /// <summary>
+    /// The workspace the run belongs to: only its callers see it, and its events and metric changes name it. Runs stored
+    /// before workspaces existed (no key in their document) belong to the default workspace.
+    /// </summary>
+    public string Workspace { get; set; } = DefaultWorkspace;
 
     public Guid MetricId { get; set; }
     public string? MetricKey { get; set; }
@@ -55,6 +64,10 @@ public sealed class AlignmentRunState : SagaStateMachineInstance, ISagaVersion
 
     public bool AcceptOverrideNewerVersion { get; set; }
     public string? ForkName { get; set; }
+    /// <summary>When the user asked for the accept; re-sent requests carry it unchanged.</summary>
+    public DateTimeOffset? AcceptRequestedAt { get; set; }
+    /// <summary>How many times the current accept's fork/version request was sent to the Metrics service.</summary>
+    public int AcceptSends { get; set; }
     /// <summary>Why the Metrics service refused the last accept; the run went back to Aligned.</summary>
     public string? AcceptRejectionReason { get; set; }
     public string? AcceptRejectionDetail { get; set; }

@@ -20,7 +20,9 @@ public sealed class AlignmentRunStateDefinition : SagaDefinition<AlignmentRunSta
             r.Ignore<SagaException>(e => e is not ConcurrencyException);
             r.Intervals(50, 200, 500, 1000);
         });
-        // Messages the saga publishes leave only once its transaction committed.
+        // Nothing leaves before the saga's transaction committed. With the transactional outbox on (AddAlignmentRunOutbox)
+        // the repository writes what the saga publishes into the outbox inside that transaction, so only the request
+        // client's acknowledgement is still held here; without it (tests on the in-memory repository) everything is.
         endpointConfigurator.UseInMemoryOutbox(context);
 
         // Messages of one run are handled one at a time in this process; the row lock orders them across processes.
@@ -37,5 +39,6 @@ public sealed class AlignmentRunStateDefinition : SagaDefinition<AlignmentRunSta
         sagaConfigurator.Message<MetricForkCreated>(x => x.UsePartitioner(partition, m => m.Message.RunId));
         sagaConfigurator.Message<MetricVersionCreated>(x => x.UsePartitioner(partition, m => m.Message.RunId));
         sagaConfigurator.Message<MetricChangeRejected>(x => x.UsePartitioner(partition, m => m.Message.RunId));
+        sagaConfigurator.Message<AlignmentRunAcceptUnanswered>(x => x.UsePartitioner(partition, m => m.Message.RunId));
     }
 }

@@ -9,10 +9,15 @@ namespace MetricAlignment.Alignment.StateMachines.AlignmentRun;
 /// The life of an alignment run: Pending -> Running (phases) -> Aligned -> Accepting -> Accepted | Discarded, with
 /// Error (retry starts a new attempt) and Cancelled on the side. Every state answers every event: what does not
 /// apply there is ignored, so duplicates and late worker messages change nothing.
+/// An accept the Metrics service does not answer is re-sent by the sweeper's reports and finally given up: the run goes
+/// back to Aligned with reason metrics_unavailable, so the user can accept again. Cancel does not apply from Aligned on:
+/// an accept racing a cancel ends Accepted with one change, never Cancelled beside a version.
 /// </summary>
 public sealed class AlignmentRunStateMachine : MassTransitStateMachine<AlignmentRunState>
 {
     public const string BuiltInKind = "built_in";
+    /// <summary>The accept rejection reason when the Metrics service never answered the fork/version request.</summary>
+    public const string MetricsUnavailable = "metrics_unavailable";
 
     public State Pending { get; private set; } = null!;
     public State Running { get; private set; } = null!;
@@ -35,6 +40,7 @@ public sealed class AlignmentRunStateMachine : MassTransitStateMachine<Alignment
     public Event<MetricForkCreated> ForkCreated { get; private set; } = null!;
     public Event<MetricVersionCreated> VersionCreated { get; private set; } = null!;
     public Event<MetricChangeRejected> ChangeRejected { get; private set; } = null!;
+    public Event<AlignmentRunAcceptUnanswered> AcceptUnanswered { get; private set; } = null!;
 
     public AlignmentRunStateMachine()
     {
@@ -54,6 +60,7 @@ public sealed class AlignmentRunStateMachine : MassTransitStateMachine<Alignment
         Event(() => ForkCreated, e => { e.CorrelateById(c => c.Message.RunId); e.OnMissingInstance(m => m.Discard()); });
         Event(() => VersionCreated, e => { e.CorrelateById(c => c.Message.RunId); e.OnMissingInstance(m => m.Discard()); });
         Event(() => ChangeRejected, e => { e.CorrelateById(c => c.Message.RunId); e.OnMissingInstance(m => m.Discard()); });
+        Event(() => AcceptUnanswered, e => { e.CorrelateById(c => c.Message.RunId); e.OnMissingInstance(m => m.Discard()); });
 
         Initially(
             When(Start)
@@ -84,7 +91,7 @@ public sealed class AlignmentRunStateMachine : MassTransitStateMachine<Alignment
                 .Then(c => MarkStarted(c.Saga, c.Message.At)).Then(ApplyResult).TransitionTo(Aligned).ThenAsync(PublishAligned)),
             When(PhaseFailed).If(c => c.Message.Attempt == c.Saga.Attempt, b => b
                 .Then(ApplyFailure).TransitionTo(Error).ThenAsync(PublishFailed)),
-            Ignore(ForkCreated), Ignore(VersionCreated), Ignore(ChangeRejected));
+            Ignore(ForkCreated), Ignore(VersionCreated), Ignore(ChangeRejected), Ignore(AcceptUnanswered));
 
         During(Running,
             When(Start).ThenAsync(Acknowledge),
@@ -97,7 +104,7 @@ public sealed class AlignmentRunStateMachine : MassTransitStateMachine<Alignment
                 .Then(ApplyResult).TransitionTo(Aligned).ThenAsync(PublishAligned)),
             When(PhaseFailed).If(c => c.Message.Attempt == c.Saga.Attempt, b => b
                 .Then(ApplyFailure).TransitionTo(Error).ThenAsync(PublishFailed)),
-            Ignore(ForkCreated), Ignore(VersionCreated), Ignore(ChangeRejected));
+            Ignore(ForkCreated), Ignore(VersionCreated), Ignore(ChangeRejected), Ignore(AcceptUnanswered));
 
         During(Aligned,
             When(Start).ThenAsync(Acknowledge),
@@ -109,6 +116,8 @@ public sealed class AlignmentRunStateMachine : MassTransitStateMachine<Alignment
                         c.Saga.AcceptOverrideNewerVersion = c.Message.OverrideNewerVersion;
                         c.Saga.ForkName = c.Message.ForkName;
                         c.Saga.AcceptRejectionReason = c.Saga.AcceptRejectionDetail = null;
+                        c.Saga.AcceptRequestedAt = c.Message.RequestedAt;
+                        c.Saga.AcceptSends = 1;
                         c.Saga.UpdatedAt = Now();
                     })
                     .TransitionTo(Accepting)
@@ -123,11 +132,23 @@ public sealed class AlignmentRunStateMachine : MassTransitStateMachine<Alignment
                 .TransitionTo(Discarded)
                 .ThenAsync(c => c.Publish(new AlignmentRunDiscarded
                 {
-                    RunId = c.Saga.CorrelationId, MetricId = c.Saga.MetricId, MetricKey = c.Saga.MetricKey!,
+                    RunId = c.Saga.CorrelationId, Workspace = c.Saga.Workspace, MetricId = c.Saga.MetricId, MetricKey = c.Saga.MetricKey!,
                     MetricVersion = c.Saga.MetricVersion, DiscardedAt = c.Saga.DecidedAt!.Value,
                 })),
             Ignore(Retry), Ignore(ExecutionStarted), Ignore(Progressed), Ignore(Completed), Ignore(PhaseFailed),
-            Ignore(ForkCreated), Ignore(VersionCreated), Ignore(ChangeRejected));
+            // The Metrics service answering after the accept was given up on: the change it reports was made for this run,
+            // so the run is accepted after all rather than left aligned beside a version it created.
+            When(ForkCreated).If(c => c.Saga.AcceptRejectionReason == MetricsUnavailable, late => late
+                .Then(c => c.Saga.AcceptRejectionReason = c.Saga.AcceptRejectionDetail = null)
+                .Then(c => RecordOutcome(c.Saga, "forked", c.Message.NewMetricId, c.Message.NewMetricKey, c.Message.NewVersion, c.Message.CreatedAt))
+                .TransitionTo(Accepted)
+                .ThenAsync(PublishForked)),
+            When(VersionCreated).If(c => c.Saga.AcceptRejectionReason == MetricsUnavailable, late => late
+                .Then(c => c.Saga.AcceptRejectionReason = c.Saga.AcceptRejectionDetail = null)
+                .Then(c => RecordOutcome(c.Saga, "versioned", c.Message.MetricId, c.Message.MetricKey, c.Message.NewVersion, c.Message.CreatedAt))
+                .TransitionTo(Accepted)
+                .ThenAsync(PublishVersioned)),
+            Ignore(ChangeRejected), Ignore(AcceptUnanswered));
 
         During(Accepting,
             When(Start).ThenAsync(Acknowledge),
@@ -136,29 +157,11 @@ public sealed class AlignmentRunStateMachine : MassTransitStateMachine<Alignment
             When(ForkCreated)
                 .Then(c => RecordOutcome(c.Saga, "forked", c.Message.NewMetricId, c.Message.NewMetricKey, c.Message.NewVersion, c.Message.CreatedAt))
                 .TransitionTo(Accepted)
-                .ThenAsync(async c =>
-                {
-                    await c.Publish(new MetricForked
-                    {
-                        RunId = c.Saga.CorrelationId, SourceMetricId = c.Saga.MetricId, SourceMetricKey = c.Saga.MetricKey!,
-                        SourceVersion = c.Message.SourceVersion, NewMetricId = c.Message.NewMetricId, NewMetricKey = c.Message.NewMetricKey,
-                        NewMetricName = c.Message.NewMetricName, NewVersion = c.Message.NewVersion, ForkedAt = c.Message.CreatedAt,
-                    });
-                    await PublishAccepted(c.Saga, c, forked: true);
-                }),
+                .ThenAsync(PublishForked),
             When(VersionCreated)
                 .Then(c => RecordOutcome(c.Saga, "versioned", c.Message.MetricId, c.Message.MetricKey, c.Message.NewVersion, c.Message.CreatedAt))
                 .TransitionTo(Accepted)
-                .ThenAsync(async c =>
-                {
-                    await c.Publish(new MetricVersioned
-                    {
-                        RunId = c.Saga.CorrelationId, MetricId = c.Message.MetricId, MetricKey = c.Message.MetricKey,
-                        PreviousVersion = c.Message.PreviousVersion, NewVersion = c.Message.NewVersion,
-                        AlignedVersion = c.Saga.MetricVersion, VersionedAt = c.Message.CreatedAt,
-                    });
-                    await PublishAccepted(c.Saga, c, forked: false);
-                }),
+                .ThenAsync(PublishVersioned),
             When(ChangeRejected)
                 .Then(c =>
                 {
@@ -166,7 +169,25 @@ public sealed class AlignmentRunStateMachine : MassTransitStateMachine<Alignment
                     c.Saga.AcceptRejectionDetail = c.Message.Detail;
                     c.Saga.UpdatedAt = Now();
                 })
-                .TransitionTo(Aligned));
+                .TransitionTo(Aligned),
+            // Only the report about the latest send counts: duplicates from several sweepers must not use up the sends.
+            When(AcceptUnanswered).If(c => c.Message.Sends == c.Saga.AcceptSends, unanswered => unanswered
+                .IfElse(c => c.Saga.AcceptSends < c.Message.MaxSends,
+                    resend => resend
+                        .Then(c => { c.Saga.AcceptSends++; c.Saga.UpdatedAt = Now(); })
+                        .ThenAsync(RequestMetricChange),
+                    giveUp => giveUp
+                        .Then(c =>
+                        {
+                            // Back to Aligned rather than Error: the run's result is intact and the user can accept it again.
+                            c.Saga.AcceptRejectionReason = MetricsUnavailable;
+                            c.Saga.AcceptRejectionDetail =
+                                $"Accept failed: the Metrics service did not answer ({c.Saga.AcceptSends} requests, each given {c.Message.Timeout}). " +
+                                "Nothing was changed that this run knows of; accept again once the Metrics service is back. " +
+                                "A repeated accept cannot create a second version or fork, and if the Metrics service answers late the run becomes accepted by itself.";
+                            c.Saga.UpdatedAt = Now();
+                        })
+                        .TransitionTo(Aligned))));
 
         foreach (var finished in new[] { Accepted, Discarded, Cancelled })
         {
@@ -174,7 +195,7 @@ public sealed class AlignmentRunStateMachine : MassTransitStateMachine<Alignment
                 When(Start).Then(c => { if (c.Saga.MetricId == Guid.Empty) ApplyOptions(c.Saga, c.Message); }).ThenAsync(Acknowledge),
                 Ignore(Cancel), Ignore(AcceptRequested), Ignore(Discard), Ignore(Retry),
                 Ignore(ExecutionStarted), Ignore(Progressed), Ignore(Completed), Ignore(PhaseFailed),
-                Ignore(ForkCreated), Ignore(VersionCreated), Ignore(ChangeRejected));
+                Ignore(ForkCreated), Ignore(VersionCreated), Ignore(ChangeRejected), Ignore(AcceptUnanswered));
         }
 
         During(Error,
@@ -185,13 +206,14 @@ public sealed class AlignmentRunStateMachine : MassTransitStateMachine<Alignment
                 .TransitionTo(Pending)
                 .ThenAsync(QueueAttempt),
             Ignore(ExecutionStarted), Ignore(Progressed), Ignore(Completed), Ignore(PhaseFailed),
-            Ignore(ForkCreated), Ignore(VersionCreated), Ignore(ChangeRejected));
+            Ignore(ForkCreated), Ignore(VersionCreated), Ignore(ChangeRejected), Ignore(AcceptUnanswered));
     }
 
     static DateTimeOffset Now() => DateTimeOffset.UtcNow;
 
     static void ApplyOptions(AlignmentRunState run, StartAlignmentRun message)
     {
+        run.Workspace = message.Workspace;
         run.MetricId = message.MetricId;
         run.MetricKey = message.MetricKey;
         run.MetricName = message.MetricName;
@@ -240,6 +262,21 @@ public sealed class AlignmentRunStateMachine : MassTransitStateMachine<Alignment
         Touch(run, at);
     }
 
+    static void RecordOvertakenPhase(AlignmentRunState run, RunPhase phase, DateTimeOffset startedAt)
+    {
+        var attempt = run.Phases.Where(p => p.Attempt == run.Attempt).ToList();
+        if (attempt.Any(p => p.Phase == phase)) return;
+        var next = attempt.Where(p => p.Phase > phase).MinBy(p => p.Phase);
+        if (next is null) return;
+        var before = attempt.Where(p => p.Phase < phase).MaxBy(p => p.Phase);
+        // The phase ran between the one before it and the one after it: it ends where the next began.
+        if (before is { EndedAt: { } ended } && ended > startedAt) before.EndedAt = startedAt;
+        run.Phases.Insert(run.Phases.IndexOf(next), new PhaseRecord
+        {
+            Attempt = run.Attempt, Phase = phase, StartedAt = startedAt < next.StartedAt ? startedAt : next.StartedAt, EndedAt = next.StartedAt,
+        });
+    }
+
     static void ClosePhase(AlignmentRunState run, DateTimeOffset at)
     {
         foreach (var open in run.Phases.Where(p => p.Attempt == run.Attempt && p.EndedAt is null)) open.EndedAt = at;
@@ -266,15 +303,20 @@ public sealed class AlignmentRunStateMachine : MassTransitStateMachine<Alignment
         Touch(run, c.Message.At);
         run.RowsLoaded = Math.Max(run.RowsLoaded, c.Message.RowsLoaded);
         if (run.Phase == c.Message.Phase) return;
-        // Phases only move forward; an older report overtaken by a newer one is just a heartbeat.
-        if (run.Phase is { } current && current > c.Message.Phase) return;
+        // Phases only move forward. An older report overtaken by a newer one (a retried delivery can be passed by the next
+        // report) does not move the run back, but a phase it never recorded still goes into the run's history, in place.
+        if (run.Phase is { } current && current > c.Message.Phase)
+        {
+            RecordOvertakenPhase(run, c.Message.Phase, c.Message.At);
+            return;
+        }
         var previous = run.Phase;
         ClosePhase(run, c.Message.At);
         run.Phase = c.Message.Phase;
         run.Phases.Add(new PhaseRecord { Attempt = run.Attempt, Phase = c.Message.Phase, StartedAt = c.Message.At });
         await c.Publish(new AlignmentRunPhaseChanged
         {
-            RunId = run.CorrelationId, MetricId = run.MetricId, MetricKey = run.MetricKey!, Attempt = run.Attempt,
+            RunId = run.CorrelationId, Workspace = run.Workspace, MetricId = run.MetricId, MetricKey = run.MetricKey!, Attempt = run.Attempt,
             Phase = PhaseName(c.Message.Phase), PreviousPhase = previous is { } p ? PhaseName(p) : null,
             RowsLoaded = run.RowsLoaded, ChangedAt = c.Message.At,
         });
@@ -331,13 +373,13 @@ public sealed class AlignmentRunStateMachine : MassTransitStateMachine<Alignment
         var run = c.Saga;
         await c.Publish(new AlignmentRunQueued
         {
-            RunId = run.CorrelationId, MetricId = run.MetricId, MetricKey = run.MetricKey!, MetricVersion = run.MetricVersion,
+            RunId = run.CorrelationId, Workspace = run.Workspace, MetricId = run.MetricId, MetricKey = run.MetricKey!, MetricVersion = run.MetricVersion,
             EvaluationIds = run.EvaluationIds, ReflectionProvider = run.ReflectionProvider!, ReflectionModel = run.ReflectionModel,
             DeltaThreshold = run.DeltaThreshold, Attempt = run.Attempt, QueuedAt = run.LastProgressAt,
         });
         await c.Publish(new ExecuteAlignmentRun
         {
-            RunId = run.CorrelationId, Attempt = run.Attempt, MetricId = run.MetricId, EvaluationIds = run.EvaluationIds,
+            RunId = run.CorrelationId, Workspace = run.Workspace, Attempt = run.Attempt, MetricId = run.MetricId, EvaluationIds = run.EvaluationIds,
             ReflectionProvider = run.ReflectionProvider!, ReflectionModel = run.ReflectionModel, JudgeProvider = run.JudgeProvider,
             JudgeModel = run.JudgeModel, DeltaThreshold = run.DeltaThreshold,
         });
@@ -353,14 +395,14 @@ public sealed class AlignmentRunStateMachine : MassTransitStateMachine<Alignment
     static Task PublishStarted<T>(BehaviorContext<AlignmentRunState, T> c) where T : class =>
         c.Publish(new AlignmentRunStarted
         {
-            RunId = c.Saga.CorrelationId, MetricId = c.Saga.MetricId, MetricKey = c.Saga.MetricKey!, Attempt = c.Saga.Attempt,
+            RunId = c.Saga.CorrelationId, Workspace = c.Saga.Workspace, MetricId = c.Saga.MetricId, MetricKey = c.Saga.MetricKey!, Attempt = c.Saga.Attempt,
             StartedAt = CurrentAttempt(c.Saga)?.StartedAt ?? Now(),
         });
 
     static Task PublishAligned(BehaviorContext<AlignmentRunState, AlignmentRunCompleted> c) =>
         c.Publish(new AlignmentRunAligned
         {
-            RunId = c.Saga.CorrelationId, MetricId = c.Saga.MetricId, MetricKey = c.Saga.MetricKey!, MetricVersion = c.Saga.MetricVersion,
+            RunId = c.Saga.CorrelationId, Workspace = c.Saga.Workspace, MetricId = c.Saga.MetricId, MetricKey = c.Saga.MetricKey!, MetricVersion = c.Saga.MetricVersion,
             Attempt = c.Saga.Attempt, RowsLoaded = c.Saga.RowsLoaded, Disagreements = c.Saga.Disagreements,
             AgreeingRowsSkipped = c.Saga.AgreeingRowsSkipped, GuidelineCount = c.Saga.Guidelines.Count,
             ExactAgreement = c.Saga.Statistics?.ExactAgreement ?? 0, AlignedAt = c.Message.At,
@@ -373,21 +415,43 @@ public sealed class AlignmentRunStateMachine : MassTransitStateMachine<Alignment
     static Task PublishFailed(BehaviorContext<AlignmentRunState, AlignmentRunPhaseFailed> c) =>
         c.Publish(new AlignmentRunFailed
         {
-            RunId = c.Saga.CorrelationId, MetricId = c.Saga.MetricId, MetricKey = c.Saga.MetricKey!, Attempt = c.Saga.Attempt,
+            RunId = c.Saga.CorrelationId, Workspace = c.Saga.Workspace, MetricId = c.Saga.MetricId, MetricKey = c.Saga.MetricKey!, Attempt = c.Saga.Attempt,
             Phase = c.Saga.ErrorPhase!, Detail = c.Saga.ErrorDetail!, FailedAt = c.Message.At,
         });
 
     static Task PublishCancelled<T>(BehaviorContext<AlignmentRunState, T> c) where T : class =>
         c.Publish(new AlignmentRunCancelled
         {
-            RunId = c.Saga.CorrelationId, MetricId = c.Saga.MetricId, MetricKey = c.Saga.MetricKey, Attempt = c.Saga.Attempt,
+            RunId = c.Saga.CorrelationId, Workspace = c.Saga.Workspace, MetricId = c.Saga.MetricId, MetricKey = c.Saga.MetricKey, Attempt = c.Saga.Attempt,
             Phase = c.Saga.Phase is { } phase ? PhaseName(phase) : null, Reason = c.Saga.CancelReason, CancelledAt = c.Saga.UpdatedAt,
         });
+
+    static async Task PublishForked(BehaviorContext<AlignmentRunState, MetricForkCreated> c)
+    {
+        await c.Publish(new MetricForked
+        {
+            RunId = c.Saga.CorrelationId, Workspace = c.Saga.Workspace, SourceMetricId = c.Saga.MetricId, SourceMetricKey = c.Saga.MetricKey!,
+            SourceVersion = c.Message.SourceVersion, NewMetricId = c.Message.NewMetricId, NewMetricKey = c.Message.NewMetricKey,
+            NewMetricName = c.Message.NewMetricName, NewVersion = c.Message.NewVersion, ForkedAt = c.Message.CreatedAt,
+        });
+        await PublishAccepted(c.Saga, c, forked: true);
+    }
+
+    static async Task PublishVersioned(BehaviorContext<AlignmentRunState, MetricVersionCreated> c)
+    {
+        await c.Publish(new MetricVersioned
+        {
+            RunId = c.Saga.CorrelationId, Workspace = c.Saga.Workspace, MetricId = c.Message.MetricId, MetricKey = c.Message.MetricKey,
+            PreviousVersion = c.Message.PreviousVersion, NewVersion = c.Message.NewVersion,
+            AlignedVersion = c.Saga.MetricVersion, VersionedAt = c.Message.CreatedAt,
+        });
+        await PublishAccepted(c.Saga, c, forked: false);
+    }
 
     static Task PublishAccepted<T>(AlignmentRunState run, BehaviorContext<AlignmentRunState, T> c, bool forked) where T : class =>
         c.Publish(new AlignmentRunAccepted
         {
-            RunId = run.CorrelationId, MetricId = run.MetricId, MetricKey = run.MetricKey!, FromVersion = run.MetricVersion,
+            RunId = run.CorrelationId, Workspace = run.Workspace, MetricId = run.MetricId, MetricKey = run.MetricKey!, FromVersion = run.MetricVersion,
             Forked = forked, NewMetricId = run.OutcomeMetricId!.Value, NewMetricKey = run.OutcomeMetricKey!,
             NewVersion = run.OutcomeVersion!.Value, Disagreements = run.Disagreements, GuidelineCount = run.Guidelines.Count,
             AcceptedAt = run.DecidedAt!.Value,
@@ -398,9 +462,11 @@ public sealed class AlignmentRunStateMachine : MassTransitStateMachine<Alignment
     /// where it is correlated by the RunId every response carries. The Metrics service keys its work by run id, so a
     /// repeated request gets the first answer again.
     /// </summary>
-    static async Task RequestMetricChange(BehaviorContext<AlignmentRunState, AcceptAlignmentRun> c)
+    static async Task RequestMetricChange<T>(BehaviorContext<AlignmentRunState, T> c) where T : class
     {
         var run = c.Saga;
+        // A re-send repeats the first request exactly, so the Metrics service sees one change however often it arrives.
+        var requestedAt = run.AcceptRequestedAt ?? Now();
         var note = $"Aligned by run {run.CorrelationId}: {run.Disagreements} disagreements over {run.RowsLoaded} rows, {run.Guidelines.Count} guidelines.";
         void AsRequest(SendContext context)
         {
@@ -411,18 +477,18 @@ public sealed class AlignmentRunStateMachine : MassTransitStateMachine<Alignment
         {
             await c.Publish<CreateMetricFork>(new CreateMetricFork
             {
-                RunId = run.CorrelationId, MetricId = run.MetricId, BaseVersion = run.MetricVersion, Name = run.ForkName,
+                RunId = run.CorrelationId, Workspace = run.Workspace, MetricId = run.MetricId, BaseVersion = run.MetricVersion, Name = run.ForkName,
                 SystemPrompt = run.RefinedSystemPrompt!, UserPromptTemplate = run.RefinedUserPromptTemplate!, ChangeNote = note,
-                RequestedAt = c.Message.RequestedAt,
+                RequestedAt = requestedAt,
             }, AsRequest);
         }
         else
         {
             await c.Publish<CreateMetricVersion>(new CreateMetricVersion
             {
-                RunId = run.CorrelationId, MetricId = run.MetricId, ExpectedCurrentVersion = run.MetricVersion,
+                RunId = run.CorrelationId, Workspace = run.Workspace, MetricId = run.MetricId, ExpectedCurrentVersion = run.MetricVersion,
                 OverrideNewerVersion = run.AcceptOverrideNewerVersion, SystemPrompt = run.RefinedSystemPrompt!,
-                UserPromptTemplate = run.RefinedUserPromptTemplate!, ChangeNote = note, RequestedAt = c.Message.RequestedAt,
+                UserPromptTemplate = run.RefinedUserPromptTemplate!, ChangeNote = note, RequestedAt = requestedAt,
             }, AsRequest);
         }
     }

@@ -1,9 +1,9 @@
 using Dapper;
 using Npgsql;
 
-namespace MetricAlignment.HostileInput.Tests;
+namespace MetricAlignment.TestSupport;
 
-/// <summary>Row counts of every table of a service's database: what "nothing was written" is checked against.</summary>
+/// <summary>Row counts of every table of a service's database: what "nothing was written" (or "another workspace changed nothing") is checked against.</summary>
 public static class DatabaseRows
 {
     public static async Task<IReadOnlyDictionary<string, long>> CountAsync(string connectionString)
