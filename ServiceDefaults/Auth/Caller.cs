@@ -24,12 +24,16 @@ public sealed record Caller(string Workspace, string Subject, IReadOnlySet<strin
 
     public static Caller? From(HttpContext context)
     {
+        // Read once per request: the authorization policy and the endpoint's parameter both ask.
+        if (context.Items.TryGetValue(typeof(Caller), out var known) && known is Caller caller) return caller;
         var user = context.User;
         if (user.Identity?.IsAuthenticated != true) return null;
         var roles = user.FindAll(RoleClaim).Select(c => c.Value).ToHashSet(StringComparer.Ordinal);
         var workspace = WorkspaceOf(user, roles, context.Request);
         if (workspace is null) return null;
-        return new Caller(workspace, user.FindFirstValue(SubjectClaim) ?? "unknown", roles);
+        caller = new Caller(workspace, user.FindFirstValue(SubjectClaim) ?? "unknown", roles);
+        context.Items[typeof(Caller)] = caller;
+        return caller;
     }
 
     internal static string? WorkspaceOf(ClaimsPrincipal user, IReadOnlySet<string> roles, HttpRequest request)
