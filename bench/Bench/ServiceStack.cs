@@ -1,7 +1,6 @@
+using System.Net;
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using MetricAlignment.TestSupport;
 
 namespace MetricAlignment.Bench;
@@ -106,12 +105,7 @@ public sealed class ServiceProcess : IAsyncDisposable
         return dll;
     }
 
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    public static int FreePort() => LoopbackPorts.Reserve(1)[0];
 
     internal static long ReadStatusKilobytes(int pid, string field)
     {

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using MetricAlignment.TestSupport;
 
 namespace MetricAlignment.Faults.Tests;
@@ -50,7 +48,7 @@ public sealed class PrivateInfrastructure
         if (OperatingSystem.IsWindows()) throw new PlatformNotSupportedException("eng/infra.sh runs PostgreSQL and RabbitMQ on Linux only.");
         Directory.CreateDirectory(state, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
             | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
-        var ports = FreePorts(5);
+        var ports = LoopbackPorts.Reserve(5);
         var environment = new Dictionary<string, string>
         {
             ["MA_STATE_DIR"] = state,
@@ -80,32 +78,6 @@ public sealed class PrivateInfrastructure
         {
             // The data folder may live elsewhere (linked from the state folder); both go.
             try { Directory.Delete(StateDirectory, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-        }
-    }
-
-    /// <summary>Free loopback ports that are none of the shared instances' (54329, 35672-35675).</summary>
-    static int[] FreePorts(int count)
-    {
-        var listeners = new List<TcpListener>();
-        try
-        {
-            var ports = new List<int>();
-            while (ports.Count < count)
-            {
-                var listener = new TcpListener(IPAddress.Loopback, 0);
-                listener.Start();
-                listeners.Add(listener);
-                var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-                // RabbitMQ derives nothing from these ports as they are all set explicitly, but Erlang's distribution
-                // port must stay a valid port number: keep them below 65535 - 20000 as the script's notes advise.
-                if (port is 54329 or (>= 35672 and <= 35675) || port > 45535) continue;
-                ports.Add(port);
-            }
-            return [.. ports];
-        }
-        finally
-        {
-            foreach (var listener in listeners) listener.Stop();
         }
     }
 
