@@ -5,8 +5,11 @@ public sealed class ImportOptions
 {
     public const string Section = "Annotations:Import";
 
-    /// <summary>Largest accepted body; larger ones get 413. 1 GiB holds several hundred thousand typical rows.</summary>
-    public long MaxBodyBytes { get; set; } = 1L << 30;
+    /// <summary>
+    /// Largest accepted body; larger ones get 413. The body is streamed (memory does not grow with it), so the bound is
+    /// about one transaction's size: 4 GiB holds about two million rows of ~1.8 KB (a 1 KB conversation, three reviewers).
+    /// </summary>
+    public long MaxBodyBytes { get; set; } = 4L << 30;
 
     /// <summary>Longest accepted line: a single row with a long conversation fits comfortably.</summary>
     public long MaxLineBytes { get; set; } = 16L << 20;
