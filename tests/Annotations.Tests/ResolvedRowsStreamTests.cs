@@ -1,4 +1,6 @@
 using System.Net;
+using Dapper;
+using Npgsql;
 using MetricAlignment.Contracts;
 using MetricAlignment.TestSupport;
 using Microsoft.AspNetCore.Mvc;
@@ -53,6 +55,25 @@ public sealed class ResolvedRowsStreamTests(AnnotationsApiFactory api) : IClassF
         rows[0].Input.Messages.Should().ContainSingle().Which.Role.Should().Be("user");
 
         (await StreamAsync(Query())).Select(r => r.RowId).Should().Equal(rows.Select(r => r.RowId), "the order is stable");
+    }
+
+    [Fact]
+    public async Task The_response_starts_before_a_slow_query_returns_its_first_row_so_callers_header_timeouts_do_not_fire()
+    {
+        // A large selection that PostgreSQL sorts before its first row is modelled by a lock the query has to wait for.
+        await using var blocker = new NpgsqlConnection(api.DatabaseConnectionString);
+        await blocker.OpenAsync();
+        await using var transaction = await blocker.BeginTransactionAsync();
+        await blocker.ExecuteAsync("LOCK TABLE judge_scores IN ACCESS EXCLUSIVE MODE", transaction: transaction);
+
+        using var response = await client.GetAsync(Query(), HttpCompletionOption.ResponseHeadersRead).WaitAsync(TimeSpan.FromSeconds(30));
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        var reading = AnnotationsApiFactory.ReadNdjsonAsync<ResolvedRow>(response);
+        await Task.Delay(TimeSpan.FromMilliseconds(500));
+        reading.IsCompleted.Should().BeFalse("the query is still waiting for the lock");
+
+        await transaction.RollbackAsync();
+        (await reading.WaitAsync(TimeSpan.FromSeconds(30))).Should().HaveCount(40);
     }
 
     [Fact]

@@ -56,6 +56,10 @@ public sealed class ResolvedRowStream(NpgsqlDataSource dataSource)
             ORDER BY r.evaluation_id, r.ordinal
             LIMIT @limit
             """, connection);
+        // A million rows take longer than the default 30 s command timeout to sort before the first row, and a slow reader
+        // holds the stream open for as long as it reads: the request's cancellation (client gone, run cancelled) bounds
+        // the query instead.
+        command.CommandTimeout = 0;
         command.Parameters.AddWithValue("metricId", metric.Id);
         command.Parameters.AddWithValue("evaluationIds", evaluationIds.ToArray());
         command.Parameters.AddWithValue("paged", after is not null);
@@ -63,6 +67,12 @@ public sealed class ResolvedRowStream(NpgsqlDataSource dataSource)
         command.Parameters.AddWithValue("afterOrdinal", after?.Ordinal ?? 0);
         command.Parameters.AddWithValue("limit", (object?)limit ?? DBNull.Value).NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Bigint;
 
+        // The headers go out before the query runs: a caller's timeout on the response headers (the standard resilience
+        // handler's) must not fire while PostgreSQL plans and sorts a large selection. The connection is already open, so a
+        // database that is down still answers 503; a failure after this point aborts the response, which the reader sees
+        // as a broken stream, never as a shorter one.
+        await response.StartAsync(ct);
+        await response.BodyWriter.FlushAsync(ct);
         await using var reader = await command.ExecuteReaderAsync(CommandBehavior.SequentialAccess, ct);
         var body = response.BodyWriter;
         await using var json = new Utf8JsonWriter(body);
