@@ -1,6 +1,7 @@
 using MassTransit;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
@@ -75,11 +76,24 @@ public static class Extensions
         return builder;
     }
 
-    /// <summary>/health: ready to serve (database and broker reachable). /alive: the process answers.</summary>
+    /// <summary>
+    /// /health: ready to serve (database and broker reachable); 503 unless every check is healthy. /alive: the process
+    /// answers, whatever its dependencies do.
+    /// </summary>
     public static WebApplication MapDefaultEndpoints(this WebApplication app)
     {
         // Probes (kubelet, Aspire) carry no token.
-        app.MapHealthChecks(HealthEndpointPath).AllowAnonymous();
+        app.MapHealthChecks(HealthEndpointPath, new HealthCheckOptions
+        {
+            // ASP.NET answers 200 for Degraded, which is how MassTransit reports a bus that lost endpoints to the broker.
+            // A readiness probe must fail then, so that the pod leaves the Service until its bus is whole again.
+            ResultStatusCodes =
+            {
+                [HealthStatus.Healthy] = StatusCodes.Status200OK,
+                [HealthStatus.Degraded] = StatusCodes.Status503ServiceUnavailable,
+                [HealthStatus.Unhealthy] = StatusCodes.Status503ServiceUnavailable,
+            },
+        }).AllowAnonymous();
         app.MapHealthChecks(AlivenessEndpointPath, new HealthCheckOptions
         {
             Predicate = registration => registration.Tags.Contains(LiveTag),

@@ -1,3 +1,4 @@
+using System.Reflection;
 using MassTransit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -26,6 +27,8 @@ public static class MessagingExtensions
         var broker = new Uri(connectionString);
         var quorumQueues = builder.Configuration.GetValue<bool>(QuorumQueuesKey);
         var shutdown = ShutdownExtensions.ShutdownTimeout(builder.Configuration);
+        CorrelateRunMessagesByRunId(typeof(Contracts.StartAlignmentRun).Assembly);
+        if (ServiceAssembly(builder.Environment.ApplicationName) is { } service) CorrelateRunMessagesByRunId(service);
 
         builder.Services.AddMassTransit(bus =>
         {
@@ -63,6 +66,55 @@ public static class MessagingExtensions
         });
         builder.Services.AddQueueDepthMetric(builder.Configuration, broker);
         return builder;
+    }
+
+    /// <summary>
+    /// Every message about a run (a public class with a <c>Guid RunId</c>: the contracts and the service's own messages)
+    /// carries the run id as the envelope's correlationId, so that a consumer, a broker trace or a log search can follow
+    /// one run across its messages without reading their bodies. MassTransit's send topology is process-wide, so each
+    /// assembly is done once per process, however many hosts call AddMessageBus.
+    /// </summary>
+    public static void CorrelateRunMessagesByRunId(Assembly assembly)
+    {
+        // Hosts built side by side (tests) must not update the global topology at the same time.
+        lock (CorrelatedAssemblies)
+        {
+            if (CorrelatedAssemblies.Add(assembly)) CorrelateRunMessages(assembly);
+        }
+    }
+
+    static readonly HashSet<Assembly> CorrelatedAssemblies = [];
+
+    static void CorrelateRunMessages(Assembly assembly)
+    {
+        var correlate = typeof(MessagingExtensions).GetMethod(nameof(CorrelateByRunId), BindingFlags.NonPublic | BindingFlags.Static)!;
+        foreach (var type in assembly.GetExportedTypes().Where(t => t is { IsClass: true, IsAbstract: false, IsGenericTypeDefinition: false }))
+        {
+            if (type.GetProperty(RunIdProperty, BindingFlags.Public | BindingFlags.Instance) is { PropertyType: var propertyType, CanRead: true }
+                && propertyType == typeof(Guid))
+                correlate.MakeGenericMethod(type).Invoke(null, null);
+        }
+    }
+
+    const string RunIdProperty = "RunId";
+
+    static void CorrelateByRunId<T>() where T : class
+    {
+        var runId = (Func<T, Guid>)Delegate.CreateDelegate(typeof(Func<T, Guid>), typeof(T).GetProperty(RunIdProperty)!.GetGetMethod()!);
+        GlobalTopology.Send.UseCorrelationId(runId);
+    }
+
+    /// <summary>The service's own assembly (its messages live there); none when the host is not named after one.</summary>
+    static Assembly? ServiceAssembly(string applicationName)
+    {
+        try
+        {
+            return string.IsNullOrWhiteSpace(applicationName) ? null : Assembly.Load(new AssemblyName(applicationName));
+        }
+        catch (Exception e) when (e is FileNotFoundException or FileLoadException or BadImageFormatException)
+        {
+            return null;
+        }
     }
 
     /// <summary>

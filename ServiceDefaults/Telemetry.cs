@@ -20,6 +20,8 @@ public static class Telemetry
     public static class Tags
     {
         public const string RunId = "run.id";
+        /// <summary>The run's workspace: telemetry is shared by all workspaces, so a span or log line says whose run it was.</summary>
+        public const string Workspace = "workspace";
         public const string MetricId = "metric.id";
         public const string Phase = "phase";
         public const string Attempt = "attempt";
@@ -52,12 +54,13 @@ public static class Telemetry
     public static void RecordPhaseDuration(string phase, TimeSpan elapsed) =>
         PhaseDuration.Record(elapsed.TotalSeconds, new KeyValuePair<string, object?>(Tags.Phase, phase));
 
-    /// <summary>A log scope carrying the run and metric ids, so every line logged inside names them.</summary>
-    public static Dictionary<string, object?> RunScope(Guid runId, Guid? metricId = null, int? attempt = null)
+    /// <summary>A log scope carrying the run and metric ids (and the workspace when given), so every line logged inside names them.</summary>
+    public static Dictionary<string, object?> RunScope(Guid runId, Guid? metricId = null, int? attempt = null, string? workspace = null)
     {
         var scope = new Dictionary<string, object?> { ["RunId"] = runId };
         if (metricId is { } metric) scope["MetricId"] = metric;
         if (attempt is { } value) scope["Attempt"] = value;
+        if (!string.IsNullOrEmpty(workspace)) scope["Workspace"] = workspace;
         return scope;
     }
 }

@@ -21,6 +21,14 @@ public sealed record AlignmentRunAligned
     public long? TotalTokens { get; init; }
     /// <summary>Tokens per phase (reflection.batch, reflection.merge, verification.baseline, verification.refined).</summary>
     public IReadOnlyDictionary<string, long>? TokensPerPhase { get; init; }
+    /// <summary>Prompt (input) tokens of the attempt's model calls (since 2.1.0); null from older senders.</summary>
+    public long? PromptTokens { get; init; }
+    /// <summary>Completion (output) tokens of the attempt's model calls (since 2.1.0); null from older senders.</summary>
+    public long? CompletionTokens { get; init; }
+    /// <summary>Prompt tokens per phase, keyed like <see cref="TokensPerPhase"/> (since 2.1.0).</summary>
+    public IReadOnlyDictionary<string, long>? PromptTokensPerPhase { get; init; }
+    /// <summary>Completion tokens per phase, keyed like <see cref="TokensPerPhase"/> (since 2.1.0).</summary>
+    public IReadOnlyDictionary<string, long>? CompletionTokensPerPhase { get; init; }
     /// <summary>Null when the run had no judge model; otherwise whether the refined prompt did better on held-out rows.</summary>
     public bool? VerificationImproved { get; init; }
     /// <summary>Judge verification's plain-sentence verdict; null when the run had no judge model.</summary>

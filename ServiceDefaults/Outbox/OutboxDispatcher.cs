@@ -12,8 +12,10 @@ using Npgsql;
 namespace MetricAlignment.ServiceDefaults;
 
 /// <summary>
-/// Publishes what <see cref="TransactionalOutbox.EnqueueAsync"/> committed, in enqueue order, with the enqueued MessageId
-/// and correlation, and marks it dispatched. Every instance of a service runs one: a batch is claimed with
+/// Publishes what <see cref="TransactionalOutbox.EnqueueAsync"/> committed, with the enqueued MessageId and correlation,
+/// and marks it dispatched. Messages of one conversation (the same ConversationId, or CorrelationId when it has none)
+/// are published in enqueue order, each confirmed before the next; different conversations are published concurrently
+/// (<see cref="OutboxOptions.PublishConcurrency"/>). Every instance of a service runs one: a batch is claimed with
 /// <c>FOR UPDATE SKIP LOCKED</c>, so instances share the work and never publish a message concurrently. Publishing is
 /// at least once: if the process dies after the broker confirmed a publish but before the batch committed, the message is
 /// published again with the same MessageId, which is what the consumers' <see cref="Inbox"/> is for.
@@ -144,22 +146,17 @@ public sealed class OutboxDispatcher : BackgroundService
             """, new { options.BatchSize }, transaction, cancellationToken: stoppingToken))).AsList();
         if (rows.Count == 0) return new BatchResult(0, false);
 
-        var dispatched = new List<Guid>(rows.Count);
-        var brokerFailed = false;
+        // Rebuilt one by one on this connection first: a poison row is set aside (a write in this transaction) before publishing.
+        var ready = new List<ReadyMessage>(rows.Count);
         foreach (var row in rows)
         {
-            // On shutdown, finish the message in hand but start no other: the host's grace period is short.
-            if (stoppingToken.IsCancellationRequested) break;
-
-            Type type;
-            object message;
-            OutboxHeaders headers;
             try
             {
-                type = Type.GetType(row.MessageType, throwOnError: true)!;
-                message = JsonSerializer.Deserialize(row.Body, type, SystemTextJsonMessageSerializer.Options)
+                var type = Type.GetType(row.MessageType, throwOnError: true)!;
+                var message = JsonSerializer.Deserialize(row.Body, type, SystemTextJsonMessageSerializer.Options)
                     ?? throw new JsonException("The message body is null.");
-                headers = JsonSerializer.Deserialize<OutboxHeaders>(row.Headers, OutboxHeaders.Json) ?? new OutboxHeaders();
+                var headers = JsonSerializer.Deserialize<OutboxHeaders>(row.Headers, OutboxHeaders.Json) ?? new OutboxHeaders();
+                ready.Add(new ReadyMessage(row.Id, type, message, headers, row.Attempts));
             }
             catch (Exception e)
             {
@@ -169,26 +166,20 @@ public sealed class OutboxDispatcher : BackgroundService
                     row.Id, row.MessageType, row.Attempts + 1, delay);
                 await RecordFailureAsync(connection, transaction, row.Id,
                     new InvalidOperationException($"Cannot rebuild a {row.MessageType} from the outbox.", e), delay);
-                continue;
-            }
-
-            try
-            {
-                await PublishAsync(row.Id, type, message, headers);
-                dispatched.Add(row.Id);
-            }
-            catch (Exception e)
-            {
-                // The broker (or the way to it) failed, not this message: it stays first in line for when the broker is back.
-                brokerFailed = true;
-                Failures.Add(1, new KeyValuePair<string, object?>(Telemetry.Tags.Kind, "publish"));
-                logger.LogWarning(e, "Publishing outbox message {MessageId} ({MessageType}) failed (attempt {Attempt}); the outbox pauses",
-                    row.Id, type.Name, row.Attempts + 1);
-                await RecordFailureAsync(connection, transaction, row.Id, e, retryAfter: null);
-                break;
             }
         }
 
+        using var publishing = new BatchPublishing(options.PublishConcurrency, stoppingToken);
+        // Waiting for each broker confirmation in turn would make the outbox's throughput one message per round trip,
+        // which under load is far below what the services commit. Messages of different conversations do not depend on
+        // each other, so their publishes overlap; those of one conversation (a run's events, a request and what it
+        // caused) keep their enqueue order, one confirmed before the next starts.
+        await Task.WhenAll(ready.GroupBy(m => m.Headers.ConversationId ?? m.Headers.CorrelationId)
+            .Select(conversation => PublishInOrderAsync(conversation, publishing)));
+
+        if (publishing.Failed is { } failed)
+            await RecordFailureAsync(connection, transaction, failed.Message.Id, failed.Error, retryAfter: null);
+        var dispatched = publishing.Dispatched.ToList();
         // Marked even while stopping: these were published, and re-publishing them after a restart is what this avoids.
         if (dispatched.Count > 0)
         {
@@ -202,7 +193,59 @@ public sealed class OutboxDispatcher : BackgroundService
             Dispatched.Add(dispatched.Count);
             logger.LogDebug("Outbox published {Count} message(s)", dispatched.Count);
         }
-        return new BatchResult(rows.Count, brokerFailed);
+        return new BatchResult(rows.Count, publishing.Failed is not null);
+    }
+
+    sealed record ReadyMessage(Guid Id, Type Type, object Message, OutboxHeaders Headers, int Attempts);
+
+    sealed record PublishFailure(ReadyMessage Message, Exception Error);
+
+    /// <summary>The shared state of one batch's publishes: what went out, the first broker failure, and the concurrency limit.</summary>
+    sealed class BatchPublishing(int concurrency, CancellationToken stoppingToken) : IDisposable
+    {
+        PublishFailure? failed;
+
+        public SemaphoreSlim Slots { get; } = new(concurrency, concurrency);
+        public System.Collections.Concurrent.ConcurrentQueue<Guid> Dispatched { get; } = new();
+        public PublishFailure? Failed => Volatile.Read(ref failed);
+
+        /// <summary>On shutdown, or once the broker failed, no further publish starts; those in flight finish.</summary>
+        public bool Stopped => stoppingToken.IsCancellationRequested || Failed is not null;
+
+        /// <summary>Keeps the first failure: that message is recorded as failed and stays first in line.</summary>
+        public void Fail(ReadyMessage message, Exception error) => Interlocked.CompareExchange(ref failed, new PublishFailure(message, error), null);
+
+        public void Dispose() => Slots.Dispose();
+    }
+
+    async Task PublishInOrderAsync(IEnumerable<ReadyMessage> conversation, BatchPublishing publishing)
+    {
+        foreach (var message in conversation)
+        {
+            // On shutdown, finish the messages in hand but start no other: the host's grace period is short.
+            if (publishing.Stopped) return;
+            await publishing.Slots.WaitAsync(CancellationToken.None);
+            try
+            {
+                if (publishing.Stopped) return;
+                await PublishAsync(message.Id, message.Type, message.Message, message.Headers);
+                publishing.Dispatched.Enqueue(message.Id);
+            }
+            catch (Exception e)
+            {
+                // The broker (or the way to it) failed, not this message: it stays first in line for when the broker is back,
+                // and the rest of its conversation waits behind it.
+                publishing.Fail(message, e);
+                Failures.Add(1, new KeyValuePair<string, object?>(Telemetry.Tags.Kind, "publish"));
+                logger.LogWarning(e, "Publishing outbox message {MessageId} ({MessageType}) failed (attempt {Attempt}); the outbox pauses",
+                    message.Id, message.Type.Name, message.Attempts + 1);
+                return;
+            }
+            finally
+            {
+                publishing.Slots.Release();
+            }
+        }
     }
 
     async Task PublishAsync(Guid messageId, Type type, object message, OutboxHeaders headers)

@@ -14,6 +14,12 @@ public sealed class OutboxOptions
     /// </summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// Publishes of one batch awaiting their broker confirmation at once. Messages of one conversation still go out one
+    /// after the other, in order; this bounds how many conversations overlap. 1 publishes the whole batch in turn.
+    /// </summary>
+    public int PublishConcurrency { get; set; } = 16;
+
     /// <summary>How long one publish may take (broker confirmation included) before it counts as failed.</summary>
     public TimeSpan PublishTimeout { get; set; } = TimeSpan.FromSeconds(15);
 
@@ -40,6 +46,8 @@ public sealed class OutboxOptions
             if (value <= TimeSpan.Zero) throw new InvalidOperationException($"{SectionName}:{name} must be positive; it is {value}.");
         }
         if (BatchSize is < 1 or > 10_000) throw new InvalidOperationException($"{SectionName}:BatchSize must be between 1 and 10000; it is {BatchSize}.");
+        if (PublishConcurrency is < 1 or > 1_000)
+            throw new InvalidOperationException($"{SectionName}:PublishConcurrency must be between 1 and 1000; it is {PublishConcurrency}.");
         Positive(PollInterval, nameof(PollInterval));
         Positive(PublishTimeout, nameof(PublishTimeout));
         Positive(RetryBaseDelay, nameof(RetryBaseDelay));

@@ -63,6 +63,7 @@ public sealed class RenderedManifests(string name, IReadOnlyList<object> objects
     public IEnumerable<V2HorizontalPodAutoscaler> Autoscalers => Objects.OfType<V2HorizontalPodAutoscaler>();
     public IEnumerable<V1ConfigMap> ConfigMaps => Objects.OfType<V1ConfigMap>();
     public IEnumerable<V1Secret> Secrets => Objects.OfType<V1Secret>();
+    public IEnumerable<V1PersistentVolumeClaim> PersistentVolumeClaims => Objects.OfType<V1PersistentVolumeClaim>();
 
     public V1Deployment Deployment(string name) =>
         Deployments.SingleOrDefault(d => d.Metadata.Name == name)

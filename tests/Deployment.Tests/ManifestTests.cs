@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using k8s.Models;
 using MetricAlignment.TestSupport;
+using MetricAlignment.Web.Extensions;
 
 namespace MetricAlignment.Deployment.Tests;
 
@@ -249,6 +250,27 @@ public sealed partial class ManifestTests(RenderedOverlays overlays)
             // A chiseled image has no shell: an exec hook would fail and skip the pause.
             container.Lifecycle.PreStop.Exec.Should().BeNull(deployment.Metadata.Name);
         }
+    }
+
+    [Theory, MemberData(nameof(Renderings))]
+    public void The_web_replicas_keep_their_session_keys_on_one_writable_volume_they_all_mount(string rendering)
+    {
+        var rendered = overlays[rendering];
+        var web = rendered.Deployment("web");
+        var pod = web.Spec.Template.Spec;
+        var container = pod.Containers.Single();
+        var keyRingVariable = WebFrontEndExtensions.KeyRingPathKey.Replace(":", "__");
+
+        var keyRingPath = rendered.Environment(container).Should().ContainKey(keyRingVariable).WhoseValue.Value;
+        var mount = container.VolumeMounts.Should().ContainSingle(m => m.MountPath == keyRingPath, rendering).Subject;
+        mount.ReadOnlyProperty.Should().NotBe(true, "new keys are written there every 90 days");
+        var volume = pod.Volumes.Should().ContainSingle(v => v.Name == mount.Name).Subject;
+        volume.PersistentVolumeClaim.Should().NotBeNull("an emptyDir would give each pod keys of its own");
+        var claim = rendered.PersistentVolumeClaims.Should().ContainSingle(c => c.Metadata.Name == volume.PersistentVolumeClaim.ClaimName).Subject;
+        if ((web.Spec.Replicas ?? 1) > 1)
+            claim.Spec.AccessModes.Should().Contain("ReadWriteMany", $"{rendering}: {web.Spec.Replicas} replicas may run on different nodes");
+        // The volume's files belong to the pod's group, so the non-root app user can write the keys.
+        pod.SecurityContext.FsGroup.Should().Be(pod.SecurityContext.RunAsGroup);
     }
 
     [Fact]

@@ -63,12 +63,16 @@ public sealed class SystemStartupTests(DistributedAppFixture fixture)
     [InlineData("metrics")]
     [InlineData("annotations")]
     [InlineData("alignment")]
-    public async Task Every_service_serves_its_openapi_document(string service)
+    public async Task Every_service_serves_its_openapi_document_and_its_scalar_page(string service)
     {
         using var client = fixture.CreateClient(service);
 
         var document = await client.GetStringAsync("/openapi/v1.json");
+        using var page = await client.GetAsync("/scalar");
 
         document.Should().Contain("\"openapi\"");
+        page.StatusCode.Should().Be(HttpStatusCode.OK);
+        page.Content.Headers.ContentType?.MediaType.Should().Be("text/html");
+        (await page.Content.ReadAsStringAsync()).Should().ContainEquivalentOf("scalar", "it is the interactive API reference");
     }
 }

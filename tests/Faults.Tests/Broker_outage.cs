@@ -28,9 +28,20 @@ public sealed class Broker_outage(FaultServices services, ITestOutputHelper outp
         var running = await RunStatus.WaitAsync(services.Alignment, runs, s => s != "pending", TimeSpan.FromSeconds(60));
         var inFlightAtFault = running.Values.Count(s => s is "pending" or "running");
 
-        // Fault 1: the broker goes away while the workers stream rows and report progress.
+        // Fault 1: the broker goes away while the workers stream rows and report progress. Readiness follows the broker:
+        // a service whose bus is cut off is taken out of the Service, and comes back once the bus reconnected.
         await services.Infrastructure.StopRabbitMqAsync();
+        var healthWhileDown = await Task.WhenAll(
+            WaitForHealthAsync(services.Alignment, HttpStatusCode.ServiceUnavailable, TimeSpan.FromSeconds(30)),
+            WaitForHealthAsync(services.Metrics, HttpStatusCode.ServiceUnavailable, TimeSpan.FromSeconds(30)));
         await services.Infrastructure.StartRabbitMqAsync();
+        var healthAfter = await Task.WhenAll(
+            WaitForHealthAsync(services.Alignment, HttpStatusCode.OK, TimeSpan.FromSeconds(90)),
+            WaitForHealthAsync(services.Metrics, HttpStatusCode.OK, TimeSpan.FromSeconds(90)));
+        output.WriteLine($"GET /health (Alignment, Metrics) with the broker down: {string.Join(", ", healthWhileDown.Select(s => (int)s))}; " +
+            $"after it is back: {string.Join(", ", healthAfter.Select(s => (int)s))}");
+        healthWhileDown.Should().OnlyContain(s => s == HttpStatusCode.ServiceUnavailable, "a service cut off from the broker is not ready");
+        healthAfter.Should().OnlyContain(s => s == HttpStatusCode.OK, "readiness returns once the bus reconnected");
         var settled = await RunStatus.WaitAsync(services.Alignment, runs, s => RunStatus.Settled.Contains(s), Bound);
         settled.Values.Should().OnlyContain(s => RunStatus.Settled.Contains(s), "every run reaches a final state after the broker restart");
 
@@ -88,6 +99,29 @@ public sealed class Broker_outage(FaultServices services, ITestOutputHelper outp
         {
             return HttpStatusCode.RequestTimeout;
         }
+    }
+
+    /// <summary>Polls GET /health until it answers <paramref name="expected"/> or the bound passes; returns the last answer.</summary>
+    static async Task<HttpStatusCode> WaitForHealthAsync(HttpClient service, HttpStatusCode expected, TimeSpan bound)
+    {
+        var deadline = DateTime.UtcNow + bound;
+        var status = HttpStatusCode.RequestTimeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            try
+            {
+                using var response = await service.GetAsync("/health", timeout.Token);
+                status = response.StatusCode;
+            }
+            catch (OperationCanceledException)
+            {
+                status = HttpStatusCode.RequestTimeout;
+            }
+            if (status == expected) break;
+            await Task.Delay(200);
+        }
+        return status;
     }
 
     static void Tally(Dictionary<string, int> tally, string key) => tally[key] = tally.GetValueOrDefault(key) + 1;

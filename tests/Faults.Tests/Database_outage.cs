@@ -44,6 +44,8 @@ public sealed class Database_outage(FaultServices services, ITestOutputHelper ou
         // The outage counts from the stop command to the start command's return, both included.
         Volatile.Write(ref period, (int)Period.Outage);
         await services.Infrastructure.StopPostgresAsync();
+        // Readiness follows the database: a service that cannot reach it is taken out of the Service.
+        var healthWhileDown = await WaitForHealthAsync(HttpStatusCode.ServiceUnavailable, Outage);
         await Task.Delay(Outage);
         await services.Infrastructure.StartPostgresAsync();
         var restartedAt = clock.Elapsed;
@@ -56,6 +58,7 @@ public sealed class Database_outage(FaultServices services, ITestOutputHelper ou
             await Task.Delay(100);
         var recoveredAt = clock.Elapsed;
         var recoveredAfter = recoveredAt - restartedAt;
+        var healthAfter = await WaitForHealthAsync(HttpStatusCode.OK, TimeSpan.FromSeconds(60));
         await Task.Delay(TimeSpan.FromSeconds(2));
         await stop.CancelAsync();
         await Task.WhenAll(load);
@@ -64,6 +67,10 @@ public sealed class Database_outage(FaultServices services, ITestOutputHelper ou
         foreach (var group in all.GroupBy(o => (o.Period, o.Request)).OrderBy(g => g.Key.Period).ThenBy(g => g.Key.Request))
             output.WriteLine($"{group.Key.Period,-8} {group.Key.Request,-6} {string.Join(", ", group.GroupBy(o => (int)o.Status).OrderBy(g => g.Key).Select(g => $"{g.Key}: {g.Count()}"))}");
         output.WriteLine($"PostgreSQL faults injected: 1 stop of {Outage.TotalSeconds:F0} s; requests: {all.Count}; first success {recoveredAfter.TotalSeconds:F1} s after the restart");
+
+        output.WriteLine($"GET /health while the database is down: {(int)healthWhileDown}; after it is back: {(int)healthAfter}");
+        healthWhileDown.Should().Be(HttpStatusCode.ServiceUnavailable, "a service that cannot reach its database is not ready");
+        healthAfter.Should().Be(HttpStatusCode.OK, "readiness returns with the database");
 
         var duringOutage = all.Where(o => o.Period == Period.Outage).ToList();
         duringOutage.Should().NotBeEmpty();
@@ -89,6 +96,29 @@ public sealed class Database_outage(FaultServices services, ITestOutputHelper ou
 
         withoutFirstVersion.Should().Be(0);
         storedNames.Should().Contain(created);
+    }
+
+    /// <summary>Polls the Metrics service's GET /health until it answers <paramref name="expected"/> or the bound passes; returns the last answer.</summary>
+    async Task<HttpStatusCode> WaitForHealthAsync(HttpStatusCode expected, TimeSpan bound)
+    {
+        var deadline = DateTime.UtcNow + bound;
+        var status = HttpStatusCode.RequestTimeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            try
+            {
+                using var response = await services.Metrics.GetAsync("/health", timeout.Token);
+                status = response.StatusCode;
+            }
+            catch (OperationCanceledException)
+            {
+                status = HttpStatusCode.RequestTimeout;
+            }
+            if (status == expected) break;
+            await Task.Delay(100);
+        }
+        return status;
     }
 
     static async Task<Outcome> SendAsync(Period period, TimeSpan sentAt, string request, string? name, Func<Task<HttpResponseMessage>> send)

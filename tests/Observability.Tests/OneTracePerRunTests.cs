@@ -10,10 +10,14 @@ using alignment::MetricAlignment.Alignment.Clients;
 using MetricAlignment.Contracts;
 using MetricAlignment.ServiceDefaults;
 using MetricAlignment.TestSupport;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
 using AlignmentProgram = alignment::Program;
 using MetricsProgram = metrics::Program;
 
@@ -21,13 +25,15 @@ namespace MetricAlignment.Observability.Tests;
 
 /// <summary>
 /// The Alignment service and the real Metrics service in one process on one vhost (Annotations faked), so the spans of
-/// both hosts can be collected together and compared.
+/// both hosts can be collected together and compared. Metrics listens on a real port (Kestrel) and the worker calls it
+/// with a plain HttpClient, so its calls are traced as in production: a client span, and the trace context in the headers.
 /// </summary>
 public sealed class One_trace_per_run : IAsyncLifetime
 {
     readonly SpanCollector spans = new();
     readonly MeasurementCollector measurements = new();
     readonly FakeAnnotations annotations = new();
+    readonly LogCollector logs = new();
     string alignmentDatabase = null!;
     string metricsDatabase = null!;
     string virtualHost = null!;
@@ -46,19 +52,23 @@ public sealed class One_trace_per_run : IAsyncLifetime
             web.UseSetting("ConnectionStrings:metricsdb", metricsDatabase);
             web.UseSetting("ConnectionStrings:messaging", virtualHost);
         });
-        metricsApi = metricsService.CreateClient().As(Roles.Admin);
+        metricsService.UseKestrel(0);
+        metricsService.StartServer();
+        var metricsAddress = new Uri(metricsService.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        metricsApi = new HttpClient { BaseAddress = metricsAddress }.As(Roles.Admin);
         (await metricsApi.GetAsync("/health")).EnsureSuccessStatusCode();
 
         alignmentService = new WebApplicationFactory<AlignmentProgram>().WithWebHostBuilder(web =>
         {
             web.UseSetting("ConnectionStrings:alignmentdb", alignmentDatabase);
             web.UseSetting("ConnectionStrings:messaging", virtualHost);
+            web.ConfigureLogging(logging => logging.AddProvider(logs));
             web.ConfigureTestServices(services =>
             {
                 services.RemoveAll<IMetricsClient>();
                 services.RemoveAll<IAnnotationsClient>();
                 // The real Metrics service answers the metric look-ups, to the worker's service token; only Annotations is faked.
-                services.AddSingleton<IMetricsClient>(new MetricsClient(metricsService.CreateClient().AsService(TestTokens.Workspace)));
+                services.AddSingleton<IMetricsClient>(new MetricsClient(new HttpClient { BaseAddress = metricsAddress }.AsService(TestTokens.Workspace)));
                 services.AddSingleton<IAnnotationsClient>(annotations);
             });
         });
@@ -91,6 +101,9 @@ public sealed class One_trace_per_run : IAsyncLifetime
         started.StatusCode.Should().Be(HttpStatusCode.Accepted, await started.Content.ReadAsStringAsync());
         var runId = Guid.Parse((string)(await started.Content.ReadFromJsonAsync<JsonObject>())!["id"]!);
         (await WaitForStatusAsync(runId, "aligned"))["status"]!.GetValue<string>().Should().Be("aligned");
+        // Before the accept, whose own request looks the metric up again in a trace of its own.
+        var metricLookups = spans.Spans.Where(s => s.Source.Name is "System.Net.Http" or "Microsoft.AspNetCore"
+            && (s.GetTagItem("url.full") as string ?? s.GetTagItem("url.path") as string)?.EndsWith($"/api/metrics/{metricId}", StringComparison.Ordinal) == true).ToList();
 
         var accepted = await alignment.PostAsJsonAsync($"/api/alignment-runs/{runId}/accept", new { });
         accepted.StatusCode.Should().Be(HttpStatusCode.Accepted, await accepted.Content.ReadAsStringAsync());
@@ -107,7 +120,16 @@ public sealed class One_trace_per_run : IAsyncLifetime
             && SpanCollector.HasTagContaining(s, nameof(CreateMetricFork)) && Equals(s.GetTagItem(Telemetry.Tags.RunId), runId),
             "the Metrics service consuming CreateMetricFork");
 
+        var startConsumedBySaga = await spans.WaitForAsync(s => s.Kind == ActivityKind.Consumer && s.Source.Name == "MassTransit"
+            && SpanCollector.HasTagContaining(s, nameof(StartAlignmentRun)), "the saga consuming StartAlignmentRun");
+
         phases.Should().AllSatisfy(phase => phase.TraceId.Should().Be(startRequest.TraceId, SpanCollector.Describe(phase)));
+        startConsumedBySaga.TraceId.Should().Be(startRequest.TraceId, SpanCollector.Describe(startConsumedBySaga));
+        // The start request checks the metric and the worker loads it: a client span in Alignment and a server span in
+        // Metrics for each, all in the run's trace (the worker's would start a trace of its own if its context were lost).
+        metricLookups.Where(s => s.Kind == ActivityKind.Client).Should().HaveCountGreaterThanOrEqualTo(2, "the start request and the worker each look the metric up");
+        metricLookups.Where(s => s.Kind == ActivityKind.Server).Should().HaveCountGreaterThanOrEqualTo(2);
+        metricLookups.Should().AllSatisfy(lookup => lookup.TraceId.Should().Be(startRequest.TraceId, SpanCollector.Describe(lookup)));
         phases.Select(p => p.GetTagItem(Telemetry.Tags.Attempt)).Should().AllBeEquivalentTo(1);
         phases.Select(p => p.GetTagItem(Telemetry.Tags.MetricId)).Should().AllBeEquivalentTo(metricId);
         forkConsumed.TraceId.Should().Be(startRequest.TraceId, SpanCollector.Describe(forkConsumed));
@@ -145,6 +167,26 @@ public sealed class One_trace_per_run : IAsyncLifetime
         acceptRequest.Links.Select(l => l.Context.SpanId).Should().Contain(accept.SpanId);
     }
 
+    [Fact]
+    public async Task The_workers_log_lines_for_a_run_carry_its_run_id_and_metric_id()
+    {
+        var builtIns = await metricsApi.GetFromJsonAsync<JsonArray>("/api/metrics?kind=built_in");
+        var metricId = Guid.Parse((string)builtIns!.First(m => (string?)m!["type"] == "quantitative")!["id"]!);
+        var evaluation = annotations.AddEvaluation(metricId);
+        // A failing load makes the worker log a warning from inside the run's scope.
+        annotations.FailRowsFor(metricId);
+
+        var started = await alignment.PostAsJsonAsync("/api/alignment-runs",
+            new { metricId, evaluationIds = new[] { evaluation.EvaluationId }, deltaThreshold = 2 });
+        started.StatusCode.Should().Be(HttpStatusCode.Accepted, await started.Content.ReadAsStringAsync());
+        var runId = Guid.Parse((string)(await started.Content.ReadFromJsonAsync<JsonObject>())!["id"]!);
+
+        var failure = await logs.WaitForAsync(l => l.Category.EndsWith("ExecuteAlignmentRunConsumer", StringComparison.Ordinal)
+            && l.Level == LogLevel.Warning && l.Message.Contains(runId.ToString(), StringComparison.Ordinal), "the worker's warning about the failed load");
+
+        failure.Scopes.Should().Contain("RunId", runId).And.Contain("MetricId", metricId).And.Contain("Attempt", 1);
+    }
+
     async Task<JsonNode> WaitForStatusAsync(Guid runId, string status)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(45);
@@ -159,6 +201,12 @@ public sealed class One_trace_per_run : IAsyncLifetime
     sealed class FakeAnnotations : IAnnotationsClient
     {
         readonly Dictionary<Guid, List<EligibleEvaluation>> eligible = new();
+        readonly HashSet<Guid> failingRows = [];
+
+        public void FailRowsFor(Guid metricId)
+        {
+            lock (failingRows) failingRows.Add(metricId);
+        }
 
         public EligibleEvaluation AddEvaluation(Guid metricId)
         {
@@ -186,6 +234,8 @@ public sealed class One_trace_per_run : IAsyncLifetime
             [EnumeratorCancellation] CancellationToken cancellationToken)
         {
             if (workspace != TestTokens.Workspace) throw new InvalidOperationException($"Rows were asked for in workspace '{workspace}', not the run's.");
+            lock (failingRows)
+                if (failingRows.Contains(metricId)) throw new HttpRequestException("The Annotations service is unavailable (test).");
             foreach (var (judge, human) in new[] { (5.0, 3.0), (4.0, 4.0), (5.0, 2.0), (3.0, 3.0), (4.0, 2.0), (2.0, 2.0) })
             {
                 await Task.Yield();

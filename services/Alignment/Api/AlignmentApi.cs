@@ -35,7 +35,10 @@ public static class AlignmentApi
             : null;
 
         var runs = app.MapGroup("/api/alignment-runs").WithTags("Alignment runs");
-        runs.MapPost("/", StartAsync).WithName("StartAlignmentRun").RequireAuthorization(Policies.Edit);
+        runs.MapPost("/", StartAsync).WithName("StartAlignmentRun").RequireAuthorization(Policies.Edit)
+            .Produces<AlignmentRunResponse>(StatusCodes.Status202Accepted).ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
         runs.MapGet("/{id:guid}", (Guid id, Caller caller, NpgsqlDataSource dataSource, CancellationToken cancellationToken) =>
                 GetAsync(id, caller, dataSource, cache, cancellationToken))
             .WithName("GetAlignmentRun").Produces<AlignmentRunResponse>().ProducesProblem(StatusCodes.Status404NotFound);
@@ -53,12 +56,64 @@ public static class AlignmentApi
         return app;
     }
 
-    static async Task<IResult> StartAsync(StartAlignmentRunRequest? request, Caller caller, IMetricsClient metrics, IAnnotationsClient annotations,
-        ProviderCatalog catalog, IRequestClient<StartAlignmentRun> start, NpgsqlDataSource dataSource, IConfiguration configuration,
-        CancellationToken cancellationToken)
+    /// <summary>
+    /// Starts a run. With an Idempotency-Key header, a repeat of the same request in the same workspace (within the
+    /// retention, Alignment:Api:IdempotencyKeyRetention) answers the run of the first one instead of starting another:
+    /// 202 with its Location and Idempotent-Replayed: true. The same key with another body is 422, and a key whose first
+    /// request is still being processed is 409. The key is stored with the run id before the start is sent, so a retry after
+    /// a failure or a crash at any point sends the start again under the same run id, which the saga applies once.
+    /// </summary>
+    static async Task<IResult> StartAsync(StartAlignmentRunRequest? request, HttpContext http, Caller caller, IMetricsClient metrics,
+        IAnnotationsClient annotations, ProviderCatalog catalog, IRequestClient<StartAlignmentRun> start, NpgsqlDataSource dataSource,
+        IConfiguration configuration, CancellationToken cancellationToken)
     {
+        var (key, keyError) = IdempotencyKey.Read(http.Request.Headers);
+        if (keyError is not null)
+            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid Idempotency-Key", detail: keyError);
         if (request is null)
             return Results.ValidationProblem(new Dictionary<string, string[]> { ["body"] = ["A JSON body is required."] });
+        if (key is null)
+            return await CreateRunAsync(request, NewId.NextGuid(), reserve: null, caller, metrics, annotations, catalog, start, dataSource,
+                configuration, cancellationToken);
+
+        await using var held = await IdempotencyKeys.TryHoldAsync(dataSource, caller.Workspace, key, cancellationToken);
+        if (held is null)
+        {
+            http.Response.Headers.RetryAfter = "1";
+            return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "A request with this Idempotency-Key is in progress",
+                detail: $"An earlier request with Idempotency-Key '{key}' is still being processed. Send it again once that one has been answered.",
+                extensions: new Dictionary<string, object?> { ["idempotencyKey"] = key });
+        }
+        var retention = IdempotencyKeys.Retention(configuration);
+        var fingerprint = IdempotencyKey.Fingerprint(request);
+        var earlier = await held.FindAsync(retention, cancellationToken);
+        if (earlier is not null && earlier.RequestHash != fingerprint)
+            return Results.Problem(statusCode: StatusCodes.Status422UnprocessableEntity, title: "Idempotency-Key reused for another request",
+                detail: $"Idempotency-Key '{key}' was already used with a different request body (for run {earlier.RunId}). "
+                        + "Use a new key for a new request, or repeat the first request unchanged.",
+                extensions: new Dictionary<string, object?> { ["idempotencyKey"] = key, ["runId"] = earlier.RunId });
+        if (earlier is not null && await AlignmentRunStore.GetAsync(dataSource, caller.Workspace, earlier.RunId, cancellationToken) is { } run)
+        {
+            http.Response.Headers[IdempotencyKey.ReplayedHeaderName] = "true";
+            return Results.Accepted($"/api/alignment-runs/{run.CorrelationId}", AlignmentRunResponse.From(run));
+        }
+        // Either the first request with this key, or one that reserved its run id and failed before the run existed (its
+        // start may still be on its way): the same run id either way, so the saga makes one run of however many starts.
+        return earlier is not null
+            ? await CreateRunAsync(request, earlier.RunId, reserve: null, caller, metrics, annotations, catalog, start, dataSource, configuration,
+                cancellationToken)
+            : await CreateRunAsync(request, NewId.NextGuid(), runId => held.ReserveAsync(runId, fingerprint, retention, cancellationToken),
+                caller, metrics, annotations, catalog, start, dataSource, configuration, cancellationToken);
+    }
+
+    /// <summary>
+    /// Validates the request and starts run <paramref name="runId"/>. <paramref name="reserve"/> runs once the request is
+    /// valid and before the start is sent: a refused request reserves nothing.
+    /// </summary>
+    static async Task<IResult> CreateRunAsync(StartAlignmentRunRequest request, Guid runId, Func<Guid, Task>? reserve, Caller caller,
+        IMetricsClient metrics, IAnnotationsClient annotations, ProviderCatalog catalog, IRequestClient<StartAlignmentRun> start,
+        NpgsqlDataSource dataSource, IConfiguration configuration, CancellationToken cancellationToken)
+    {
         var errors = new Dictionary<string, string[]>();
         if (request.MetricId is null || request.MetricId == Guid.Empty) errors["metricId"] = ["Choose the metric to align."];
         var evaluationIds = request.EvaluationIds ?? [];
@@ -123,7 +178,8 @@ public static class AlignmentApi
         }
         if (errors.Count > 0) return Results.ValidationProblem(errors);
 
-        var runId = NewId.NextGuid();
+        System.Diagnostics.Activity.Current?.SetTag(Telemetry.Tags.RunId, runId).SetTag(Telemetry.Tags.Workspace, caller.Workspace);
+        if (reserve is not null) await reserve(runId);
         try
         {
             await start.RequestAsync<StartAlignmentRun, AlignmentRunStartAcknowledged>(new StartAlignmentRun
@@ -216,8 +272,8 @@ public static class AlignmentApi
         var status = AlignmentRunResponse.StatusOf(run.CurrentState);
         if (run.CurrentState is not ("Pending" or "Running"))
             return Results.Ok(new CancelResult(false, status, $"The run is {status}; only a pending or running run can be cancelled, so nothing changed."));
-        using var trace = RunTrace.Continue(run, "alignment.cancel");
-        await publisher.PublishAsync(new CancelAlignmentRun { RunId = id, Reason = "cancelled by request", RequestedAt = DateTimeOffset.UtcNow },
+        using var trace = ContinueRunTrace(run, "alignment.cancel");
+        await publisher.PublishAsync(new CancelAlignmentRun { RunId = id, Workspace = run.Workspace, Reason = "cancelled by request", RequestedAt = DateTimeOffset.UtcNow },
             id, "cancellation", BusCalls.BusTimeout(configuration), cancellationToken);
         return Results.Accepted($"/api/alignment-runs/{id}", new CancelResult(true, status, null));
     }
@@ -250,7 +306,7 @@ public static class AlignmentApi
                     extensions: new Dictionary<string, object?> { ["runVersion"] = run.MetricVersion, ["currentVersion"] = metric.CurrentVersion });
         }
 
-        using var trace = RunTrace.Continue(run, "alignment.accept");
+        using var trace = ContinueRunTrace(run, "alignment.accept");
         await publisher.PublishAsync(new AcceptAlignmentRun
         {
             RunId = id, OverrideNewerVersion = request.OverrideNewerVersion, ForkName = Blank(request.ForkName), RequestedAt = DateTimeOffset.UtcNow,
@@ -264,7 +320,7 @@ public static class AlignmentApi
         var run = await AlignmentRunStore.GetAsync(dataSource, caller.Workspace, id, cancellationToken);
         if (run is null) return NotFound(id);
         if (Undecidable(run) is { } conflict) return conflict;
-        using var trace = RunTrace.Continue(run, "alignment.discard");
+        using var trace = ContinueRunTrace(run, "alignment.discard");
         await publisher.PublishAsync(new DiscardAlignmentRun { RunId = id, RequestedAt = DateTimeOffset.UtcNow },
             id, "discard", BusCalls.BusTimeout(configuration), cancellationToken);
         return Results.Accepted($"/api/alignment-runs/{id}", AlignmentRunResponse.From(run));
@@ -277,10 +333,20 @@ public static class AlignmentApi
         if (run is null) return NotFound(id);
         if (run.CurrentState != "Error")
             return Conflict("Only failed runs can be retried", $"The run is {AlignmentRunResponse.StatusOf(run.CurrentState)}; retry applies to runs in error.");
-        using var trace = RunTrace.Continue(run, "alignment.retry");
+        using var trace = ContinueRunTrace(run, "alignment.retry");
         await publisher.PublishAsync(new RetryAlignmentRun { RunId = id, RequestedAt = DateTimeOffset.UtcNow },
             id, "retry", BusCalls.BusTimeout(configuration), cancellationToken);
         return Results.Accepted($"/api/alignment-runs/{id}", AlignmentRunResponse.From(run));
+    }
+
+    /// <summary>
+    /// <see cref="RunTrace.Continue"/>, with the workspace tagged on the request's span and on the span continuing the
+    /// run's trace, so that both say whose run it is.
+    /// </summary>
+    static System.Diagnostics.Activity? ContinueRunTrace(AlignmentRunState run, string name)
+    {
+        System.Diagnostics.Activity.Current?.SetTag(Telemetry.Tags.Workspace, run.Workspace);
+        return RunTrace.Continue(run, name)?.SetTag(Telemetry.Tags.Workspace, run.Workspace);
     }
 
     /// <summary>Accept and discard apply once, to an aligned run.</summary>

@@ -65,7 +65,8 @@ public sealed record AlignmentRunResponse
         Attempt = run.Attempt,
         Attempts = run.Attempts,
         Phases = run.Phases,
-        Outcome = run.Outcome is null ? null : new RunOutcome(run.Outcome, run.OutcomeMetricId, run.OutcomeMetricKey, run.OutcomeVersion, run.DecidedAt),
+        Outcome = run.Outcome is null ? null : new RunOutcome(run.Outcome, run.OutcomeMetricId, run.OutcomeMetricKey, run.OutcomeVersion, run.DecidedAt,
+            run.Outcome == "discarded" ? null : run.DiscardedAt),
         AcceptRejection = run.AcceptRejectionReason is null ? null : new RunError(run.AcceptRejectionReason, run.AcceptRejectionDetail ?? ""),
         CreatedAt = run.CreatedAt,
         UpdatedAt = run.UpdatedAt,
@@ -108,7 +109,8 @@ public sealed record AlignmentRunSummary
         Error = run.ErrorDetail is null ? null : new RunError(run.ErrorPhase ?? "queued", run.ErrorDetail),
         CancelReason = run.CurrentState == "Cancelled" ? run.CancelReason : null,
         Attempt = run.Attempt,
-        Outcome = run.Outcome is null ? null : new RunOutcome(run.Outcome, run.OutcomeMetricId, run.OutcomeMetricKey, run.OutcomeVersion, run.DecidedAt),
+        Outcome = run.Outcome is null ? null : new RunOutcome(run.Outcome, run.OutcomeMetricId, run.OutcomeMetricKey, run.OutcomeVersion, run.DecidedAt,
+            run.Outcome == "discarded" ? null : run.DiscardedAt),
         AcceptRejection = run.AcceptRejectionReason is null ? null : new RunError(run.AcceptRejectionReason, run.AcceptRejectionDetail ?? ""),
         CreatedAt = run.CreatedAt,
         UpdatedAt = run.UpdatedAt,
@@ -122,8 +124,13 @@ public sealed record RunProgress(int RowsLoaded, DateTimeOffset LastProgressAt);
 public sealed record RunCounts(int RowsLoaded, int Disagreements, int AgreeingRowsSkipped, int Guidelines);
 public sealed record RefinedPrompt(string SystemPrompt, string UserPromptTemplate);
 public sealed record RunError(string Phase, string Detail);
-/// <summary>Decision: discarded, forked (a built-in metric's fork holds the prompt) or versioned (a custom metric's new version).</summary>
-public sealed record RunOutcome(string Decision, Guid? MetricId, string? MetricKey, int? Version, DateTimeOffset? DecidedAt);
+/// <summary>
+/// Decision: discarded, forked (a built-in metric's fork holds the prompt) or versioned (a custom metric's new version).
+/// OverriddenDiscardAt: the run was discarded after its accept was given up, then the Metrics service's late answer showed
+/// the change had been made, so the run is accepted (null otherwise).
+/// </summary>
+public sealed record RunOutcome(string Decision, Guid? MetricId, string? MetricKey, int? Version, DateTimeOffset? DecidedAt,
+    DateTimeOffset? OverriddenDiscardAt = null);
 
 public sealed record StartAlignmentRunRequest
 {

@@ -58,6 +58,7 @@ public static class AlignmentServiceExtensions
     public static WebApplication MapAlignmentApi(this WebApplication app)
     {
         app.MapAlignmentRunEndpoints();
+        app.MapAlignmentProviderEndpoints();
         return app;
     }
 }

@@ -32,7 +32,7 @@ public sealed class ExecuteAlignmentRunConsumer(
     public async Task Consume(ConsumeContext<ExecuteAlignmentRun> context)
     {
         var message = context.Message;
-        using var logScope = logger.BeginScope(Telemetry.RunScope(message.RunId, message.MetricId, message.Attempt));
+        using var logScope = logger.BeginScope(Telemetry.RunScope(message.RunId, message.MetricId, message.Attempt, message.Workspace));
         System.Diagnostics.Activity.Current?.SetTag(Telemetry.Tags.RunId, message.RunId).SetTag(Telemetry.Tags.Attempt, message.Attempt);
         if (!await IsStillWantedAsync(message, context.CancellationToken))
         {
@@ -70,7 +70,7 @@ public sealed class ExecuteAlignmentRunConsumer(
             await context.Publish(new AlignmentRunPhaseFailed
             {
                 RunId = message.RunId, Attempt = message.Attempt, Phase = progress.Phase,
-                Detail = Describe(exception), At = DateTimeOffset.UtcNow,
+                Detail = Describe(exception), At = DateTimeOffset.UtcNow, TokenUsage = progress.Meter?.Snapshot(),
             }, context.CancellationToken);
         }
         finally
@@ -91,6 +91,7 @@ public sealed class ExecuteAlignmentRunConsumer(
         var engine = ResolveEngine(message.ReflectionProvider);
         var verifying = !string.IsNullOrWhiteSpace(message.JudgeModel) || !string.IsNullOrWhiteSpace(message.JudgeProvider);
         var meter = new RunTokenMeter(reflectionOptions.TokenBudgetPerRun);
+        progress.Meter = meter;
         var definition = metric.ToDefinition();
         var analyzer = new DisagreementAnalyzer(definition, message.DeltaThreshold ?? 0, settings.MaxTraces);
         // The analyzer keeps only disagreements; verification also needs agreeing rows, sampled from the same stream.
@@ -109,8 +110,9 @@ public sealed class ExecuteAlignmentRunConsumer(
         if (analyzer.RowsSeen == 0)
             throw new DependencyFailedException(
                 $"The selected evaluations have no resolved annotations for metric '{metric.Key}'; resolve some annotations, then retry.");
-        await ReportAsync(message, progress, context, cancellationToken);
 
+        // No separate "all rows loaded" report: the next phase's report, sent right away, carries the final row count.
+        // Each report is a saga transaction (row lock, document rewrite) and two broker hops, a large share of a short run.
         await EnterAsync(RunPhase.BuildingDisagreementTraces, message, progress, context, cancellationToken);
         var analysis = analyzer.Complete();
 
@@ -227,6 +229,8 @@ public sealed class ExecuteAlignmentRunConsumer(
     {
         public volatile int RowsLoadedValue;
         public RunPhase? Phase { get; set; }
+        /// <summary>The attempt's token meter, so that a failure still reports the tokens spent before it.</summary>
+        public RunTokenMeter? Meter { get; set; }
         public int RowsLoaded { get => RowsLoadedValue; set => RowsLoadedValue = value; }
 
         RunPhase? timedPhase;

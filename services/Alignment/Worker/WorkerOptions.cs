@@ -5,8 +5,17 @@ public sealed class WorkerOptions
 {
     public const string Section = "Alignment:Worker";
 
-    /// <summary>Runs executed at once by one instance (also its prefetch).</summary>
-    public int ConcurrentRuns { get; set; } = 2;
+    /// <summary>
+    /// Runs executed at once by one instance, also its prefetch: queued runs beyond it stay in the queue for other instances.
+    /// A run spends most of its time waiting (the resolved-rows stream, the Metrics call, the saga's round trips, the
+    /// model provider), so an instance's throughput is about ConcurrentRuns / run latency until its CPU is busy: 2 capped
+    /// short runs at a few per second with the CPU mostly idle. Raising it costs memory (each run holds one bounded analyzer:
+    /// fixed-size statistics and at most MaxTraces traces, tens of MB at the worst), a pooled database connection for
+    /// moments between phases, and an Annotations stream while loading; model calls do not multiply, since every provider
+    /// limits its own calls in flight (Alignment:Providers:*:MaxConcurrency). Lower it for instances with little memory and
+    /// very large runs; raise it when runs mostly wait on a slow provider.
+    /// </summary>
+    public int ConcurrentRuns { get; set; } = 8;
     /// <summary>How often a running attempt reports that it is alive.</summary>
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(15);
     /// <summary>Rows between progress reports while loading.</summary>

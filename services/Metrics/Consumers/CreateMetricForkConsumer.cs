@@ -16,7 +16,7 @@ public sealed class CreateMetricForkConsumer(MetricChanges changes, ILogger<Crea
     public async Task Consume(ConsumeContext<CreateMetricFork> context)
     {
         var request = context.Message;
-        using var logScope = logger.BeginScope(Telemetry.RunScope(request.RunId, request.MetricId));
+        using var logScope = logger.BeginScope(Telemetry.RunScope(request.RunId, request.MetricId, workspace: request.Workspace));
         System.Diagnostics.Activity.Current?.SetTag(Telemetry.Tags.RunId, request.RunId).SetTag(Telemetry.Tags.MetricId, request.MetricId);
         var errors = new ValidationErrors();
         MetricRules.ValidatePrompts(request.SystemPrompt, request.UserPromptTemplate, errors);

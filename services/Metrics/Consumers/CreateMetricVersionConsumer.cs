@@ -14,7 +14,7 @@ public sealed class CreateMetricVersionConsumer(MetricChanges changes, ILogger<C
     public async Task Consume(ConsumeContext<CreateMetricVersion> context)
     {
         var request = context.Message;
-        using var logScope = logger.BeginScope(Telemetry.RunScope(request.RunId, request.MetricId));
+        using var logScope = logger.BeginScope(Telemetry.RunScope(request.RunId, request.MetricId, workspace: request.Workspace));
         System.Diagnostics.Activity.Current?.SetTag(Telemetry.Tags.RunId, request.RunId).SetTag(Telemetry.Tags.MetricId, request.MetricId);
         var errors = new ValidationErrors();
         MetricRules.ValidatePrompts(request.SystemPrompt, request.UserPromptTemplate, errors);

@@ -5,6 +5,9 @@ public sealed class AlignmentClient(HttpClient http) : ApiClient(http, "Alignmen
     public Task<ApiResult<List<EligibleEvaluation>>> EligibleEvaluationsAsync(Guid metricId, CancellationToken cancellationToken = default) =>
         GetAsync<List<EligibleEvaluation>>($"api/metrics/{metricId}/eligible-evaluations", cancellationToken);
 
+    public Task<ApiResult<AlignmentProviders>> ProvidersAsync(CancellationToken cancellationToken = default) =>
+        GetAsync<AlignmentProviders>("api/alignment-providers", cancellationToken);
+
     public Task<ApiResult<List<AlignmentRun>>> HistoryAsync(Guid metricId, CancellationToken cancellationToken = default) =>
         GetAsync<List<AlignmentRun>>($"api/metrics/{metricId}/alignment-runs", cancellationToken);
 

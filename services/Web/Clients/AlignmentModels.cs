@@ -16,6 +16,26 @@ public sealed record EligibleEvaluation
     public bool IsUsable => Status == "completed" && ResolvedRowCount > 0;
 }
 
+/// <summary>What a blank reflection provider and model mean, and the providers a run may name.</summary>
+public sealed record AlignmentProviders
+{
+    public string DefaultProvider { get; init; } = "";
+    public string? DefaultModel { get; init; }
+    public IReadOnlyList<AlignmentProvider> Providers { get; init; } = [];
+
+    public AlignmentProvider? Find(string? name) =>
+        Providers.FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase));
+}
+
+public sealed record AlignmentProvider
+{
+    public string Name { get; init; } = "";
+    public string? DefaultModel { get; init; }
+    /// <summary>Empty when the provider accepts any model.</summary>
+    public IReadOnlyList<string> Models { get; init; } = [];
+    public bool CanJudge { get; init; }
+}
+
 public sealed record AlignmentRun
 {
     public Guid Id { get; init; }

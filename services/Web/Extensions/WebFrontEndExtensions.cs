@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 using MetricAlignment.Web.Auth;
 using MetricAlignment.Web.Clients;
 using MetricAlignment.Web.Components;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Extensions.Http.Resilience;
 
 namespace MetricAlignment.Web.Extensions;
@@ -20,9 +21,16 @@ public static class WebFrontEndExtensions
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
     };
 
+    /// <summary>Directory of the Data Protection key ring shared by every replica (a volume they all mount).</summary>
+    public const string KeyRingPathKey = "DataProtection:KeyRingPath";
+
+    /// <summary>Keys are isolated by application name; a fixed one lets replicas with different content roots share them.</summary>
+    public const string DataProtectionApplicationName = "metric-alignment-web";
+
     public static WebApplicationBuilder AddWebFrontEnd(this WebApplicationBuilder builder)
     {
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
+        builder.Services.AddSharedKeyRing(builder.Configuration);
         builder.AddWebAuthentication();
         // A retried POST could queue a second alignment run or annotate twice; only reads are retried.
         builder.Services.ConfigureAll<HttpStandardResilienceOptions>(options => options.Retry.DisableForUnsafeHttpMethods());
@@ -30,6 +38,18 @@ public static class WebFrontEndExtensions
         builder.Services.AddHttpClient<AnnotationsClient>(http => http.BaseAddress = new Uri(AnnotationsAddress)).AddSignedInUserToken();
         builder.Services.AddHttpClient<AlignmentClient>(http => http.BaseAddress = new Uri(AlignmentAddress)).AddSignedInUserToken();
         return builder;
+    }
+
+    /// <summary>
+    /// The keys that protect the session cookie and the antiforgery tokens. Without a shared ring each replica makes its
+    /// own, so a cookie issued by one pod is refused by the next, and every rollout signs everyone out.
+    /// </summary>
+    public static IServiceCollection AddSharedKeyRing(this IServiceCollection services, IConfiguration configuration)
+    {
+        var dataProtection = services.AddDataProtection().SetApplicationName(DataProtectionApplicationName);
+        if (configuration[KeyRingPathKey] is { Length: > 0 } keyRingPath)
+            dataProtection.PersistKeysToFileSystem(new DirectoryInfo(keyRingPath));
+        return services;
     }
 
     public static WebApplication UseWebFrontEnd(this WebApplication app)

@@ -59,7 +59,7 @@ public sealed class Every_message_the_saga_publishes_for_a_run : AlignmentRunHar
     {
         await ErrorAsync();
         await Send(new RetryAlignmentRun { RunId = RunId, RequestedAt = DateTimeOffset.UtcNow });
-        await Send(new CancelAlignmentRun { RunId = RunId, RequestedAt = DateTimeOffset.UtcNow });
+        await Send(new CancelAlignmentRun { RunId = RunId, Workspace = Workspace, RequestedAt = DateTimeOffset.UtcNow });
 
         Run().CurrentState.Should().Be("Cancelled");
         Published<AlignmentRunQueued>().Should().Be(2);

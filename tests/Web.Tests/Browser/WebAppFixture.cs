@@ -35,6 +35,19 @@ public sealed class WebAppFixture : IAsyncLifetime
     public const string Editor = "editor";
     public const string Viewer = "viewer";
     public const string Annotator = "annotator";
+    /// <summary>
+    /// An LLM provider whose endpoint refuses connections (nothing listens on port 9 here) and which does not retry, so a
+    /// run that names it fails within seconds with a readable error: the browser tests' failed run.
+    /// </summary>
+    public const string OfflineProvider = "offline";
+    public const string OfflineModel = "offline-model";
+    static readonly Dictionary<string, string> AlignmentSettings = new()
+    {
+        [$"Alignment:Providers:{OfflineProvider}:Endpoint"] = "http://127.0.0.1:9/v1",
+        [$"Alignment:Providers:{OfflineProvider}:DefaultModel"] = OfflineModel,
+        [$"Alignment:Providers:{OfflineProvider}:MaxRetries"] = "0",
+        [$"Alignment:Providers:{OfflineProvider}:TimeoutSeconds"] = "10",
+    };
 
     readonly Dictionary<string, string> _databases = new();
     string? _vhost;
@@ -73,6 +86,8 @@ public sealed class WebAppFixture : IAsyncLifetime
             options.TotalRequestTimeout.Timeout = TimeSpan.FromSeconds(240);
             options.CircuitBreaker.SamplingDuration = TimeSpan.FromSeconds(240);
         }));
+        var alignment = builder.CreateResourceBuilder<ProjectResource>("alignment");
+        foreach (var (key, value) in AlignmentSettings) alignment.WithEnvironment(key.Replace(":", "__", StringComparison.Ordinal), value);
         var webInAppHost = builder.Resources.Any(r => r.Name == "web");
         App = await builder.BuildAsync(cts.Token);
         await App.StartAsync(cts.Token);

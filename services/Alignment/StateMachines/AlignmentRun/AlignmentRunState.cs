@@ -13,6 +13,11 @@ public sealed class AlignmentRunState : SagaStateMachineInstance, ISagaVersion
 {
     /// <summary>Where data from before workspaces lives (see Migrations/0003_alignment_runs_workspace.sql).</summary>
     public const string DefaultWorkspace = "default";
+    /// <summary>
+    /// The workspace of a tombstone left by a cancel that named none and overtook its start: no caller's workspace, so the
+    /// run is nobody's until the start says whose it is.
+    /// </summary>
+    public const string UnknownWorkspace = "";
 
     public Guid CorrelationId { get; set; }
     public string CurrentState { get; set; } = "Initial";
@@ -76,6 +81,11 @@ public sealed class AlignmentRunState : SagaStateMachineInstance, ISagaVersion
     public string? OutcomeMetricKey { get; set; }
     public int? OutcomeVersion { get; set; }
     public DateTimeOffset? DecidedAt { get; set; }
+    /// <summary>
+    /// When the run was discarded. Set beside an accepted outcome when the discard followed a given-up accept whose
+    /// change the Metrics service had made after all: its late answer made the run accepted.
+    /// </summary>
+    public DateTimeOffset? DiscardedAt { get; set; }
     /// <summary>W3C trace parent of the run's start, so that later decisions join the run's trace (see RunTrace).</summary>
     public string? TraceParent { get; set; }
 }

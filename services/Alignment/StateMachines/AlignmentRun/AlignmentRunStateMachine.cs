@@ -69,15 +69,19 @@ public sealed class AlignmentRunStateMachine : MassTransitStateMachine<Alignment
                 .TransitionTo(Pending)
                 .ThenAsync(QueueAttempt)
                 .ThenAsync(Acknowledge),
-            // A cancel that overtakes its start leaves a cancelled tombstone; the start then finds it and does nothing.
+            // A cancel that overtakes its start leaves a cancelled tombstone; the start then finds it and queues nothing.
+            // Its workspace is the cancel's; a cancel that names none (a sender from before 2.1) leaves the workspace
+            // unknown rather than filing the run under the default one, and the cancellation is announced once the start
+            // brings the run's workspace (see the Cancelled state).
             When(Cancel)
                 .Then(c =>
                 {
                     c.Saga.CreatedAt = c.Saga.UpdatedAt = c.Saga.LastProgressAt = Now();
+                    c.Saga.Workspace = string.IsNullOrWhiteSpace(c.Message.Workspace) ? AlignmentRunState.UnknownWorkspace : c.Message.Workspace.Trim();
                     c.Saga.CancelReason = c.Message.Reason ?? "cancelled before the run was queued";
                 })
                 .TransitionTo(Cancelled)
-                .ThenAsync(PublishCancelled));
+                .If(c => c.Saga.Workspace != AlignmentRunState.UnknownWorkspace, announce => announce.ThenAsync(PublishCancelled)));
 
         During(Pending,
             When(Start).ThenAsync(Acknowledge),
@@ -128,7 +132,7 @@ public sealed class AlignmentRunStateMachine : MassTransitStateMachine<Alignment
                     c.Saga.AcceptRejectionDetail = "The run found no disagreements, so there is nothing to adopt.";
                 })),
             When(Discard)
-                .Then(c => { c.Saga.Outcome = "discarded"; c.Saga.DecidedAt = c.Saga.UpdatedAt = Now(); })
+                .Then(c => { c.Saga.Outcome = "discarded"; c.Saga.DecidedAt = c.Saga.DiscardedAt = c.Saga.UpdatedAt = Now(); })
                 .TransitionTo(Discarded)
                 .ThenAsync(c => c.Publish(new AlignmentRunDiscarded
                 {
@@ -136,19 +140,10 @@ public sealed class AlignmentRunStateMachine : MassTransitStateMachine<Alignment
                     MetricVersion = c.Saga.MetricVersion, DiscardedAt = c.Saga.DecidedAt!.Value,
                 })),
             Ignore(Retry), Ignore(ExecutionStarted), Ignore(Progressed), Ignore(Completed), Ignore(PhaseFailed),
-            // The Metrics service answering after the accept was given up on: the change it reports was made for this run,
-            // so the run is accepted after all rather than left aligned beside a version it created.
-            When(ForkCreated).If(c => c.Saga.AcceptRejectionReason == MetricsUnavailable, late => late
-                .Then(c => c.Saga.AcceptRejectionReason = c.Saga.AcceptRejectionDetail = null)
-                .Then(c => RecordOutcome(c.Saga, "forked", c.Message.NewMetricId, c.Message.NewMetricKey, c.Message.NewVersion, c.Message.CreatedAt))
-                .TransitionTo(Accepted)
-                .ThenAsync(PublishForked)),
-            When(VersionCreated).If(c => c.Saga.AcceptRejectionReason == MetricsUnavailable, late => late
-                .Then(c => c.Saga.AcceptRejectionReason = c.Saga.AcceptRejectionDetail = null)
-                .Then(c => RecordOutcome(c.Saga, "versioned", c.Message.MetricId, c.Message.MetricKey, c.Message.NewVersion, c.Message.CreatedAt))
-                .TransitionTo(Accepted)
-                .ThenAsync(PublishVersioned)),
             Ignore(ChangeRejected), Ignore(AcceptUnanswered));
+        // The Metrics service answering after the accept was given up on: the run is accepted after all rather than left
+        // aligned beside a version it created.
+        During(Aligned, LateAnswerToAGivenUpAccept());
 
         During(Accepting,
             When(Start).ThenAsync(Acknowledge),
@@ -189,14 +184,31 @@ public sealed class AlignmentRunStateMachine : MassTransitStateMachine<Alignment
                         })
                         .TransitionTo(Aligned))));
 
-        foreach (var finished in new[] { Accepted, Discarded, Cancelled })
+        foreach (var finished in new[] { Accepted, Cancelled })
         {
             During(finished,
-                When(Start).Then(c => { if (c.Saga.MetricId == Guid.Empty) ApplyOptions(c.Saga, c.Message); }).ThenAsync(Acknowledge),
+                When(Start).IfElse(c => c.Saga.MetricId == Guid.Empty && c.Saga.Workspace == AlignmentRunState.UnknownWorkspace,
+                    // The tombstone of a cancel that named no workspace: the start says whose run it is, so the
+                    // cancellation nobody was told of yet is announced now, in the run's workspace.
+                    unannounced => unannounced.Then(c => ApplyOptions(c.Saga, c.Message)).ThenAsync(PublishCancelled),
+                    known => known.Then(c => { if (c.Saga.MetricId == Guid.Empty) ApplyOptions(c.Saga, c.Message); }))
+                    .ThenAsync(Acknowledge),
                 Ignore(Cancel), Ignore(AcceptRequested), Ignore(Discard), Ignore(Retry),
                 Ignore(ExecutionStarted), Ignore(Progressed), Ignore(Completed), Ignore(PhaseFailed),
                 Ignore(ForkCreated), Ignore(VersionCreated), Ignore(ChangeRejected), Ignore(AcceptUnanswered));
         }
+
+        // A discard after an accept was given up (Aligned with metrics_unavailable) was decided without knowing that the
+        // Metrics service had in fact made the change. When its late answer arrives, the version or fork exists and carries
+        // this run's prompt, and versions are immutable: the run is recorded as accepted (DiscardedAt keeps the overridden
+        // discard) and the change is announced once, like any accept. A run discarded without a given-up accept never
+        // asked for a change, so an answer about it changes nothing.
+        During(Discarded,
+            When(Start).ThenAsync(Acknowledge),
+            Ignore(Cancel), Ignore(AcceptRequested), Ignore(Discard), Ignore(Retry),
+            Ignore(ExecutionStarted), Ignore(Progressed), Ignore(Completed), Ignore(PhaseFailed),
+            Ignore(ChangeRejected), Ignore(AcceptUnanswered));
+        During(Discarded, LateAnswerToAGivenUpAccept());
 
         During(Error,
             When(Start).ThenAsync(Acknowledge),
@@ -346,8 +358,29 @@ public sealed class AlignmentRunStateMachine : MassTransitStateMachine<Alignment
         var run = c.Saga;
         run.ErrorPhase = c.Message.Phase is { } phase ? PhaseName(phase) : "queued";
         run.ErrorDetail = c.Message.Detail;
+        // Tokens spent before the failure were paid for: the run shows them like an aligned run's.
+        run.TokenUsage = c.Message.TokenUsage;
         EndAttempt(run, "error");
     }
+
+    /// <summary>
+    /// The Metrics service answering after the accept was given up on (Aligned again, or Discarded since): the change it
+    /// reports was made for this run and versions are immutable, so the run is accepted after all and the change announced
+    /// once. Without a given-up accept the run never asked for a change, and an answer about it changes nothing.
+    /// </summary>
+    EventActivities<AlignmentRunState>[] LateAnswerToAGivenUpAccept() =>
+    [
+        When(ForkCreated).If(c => c.Saga.AcceptRejectionReason == MetricsUnavailable, late => late
+            .Then(c => c.Saga.AcceptRejectionReason = c.Saga.AcceptRejectionDetail = null)
+            .Then(c => RecordOutcome(c.Saga, "forked", c.Message.NewMetricId, c.Message.NewMetricKey, c.Message.NewVersion, c.Message.CreatedAt))
+            .TransitionTo(Accepted)
+            .ThenAsync(PublishForked)),
+        When(VersionCreated).If(c => c.Saga.AcceptRejectionReason == MetricsUnavailable, late => late
+            .Then(c => c.Saga.AcceptRejectionReason = c.Saga.AcceptRejectionDetail = null)
+            .Then(c => RecordOutcome(c.Saga, "versioned", c.Message.MetricId, c.Message.MetricKey, c.Message.NewVersion, c.Message.CreatedAt))
+            .TransitionTo(Accepted)
+            .ThenAsync(PublishVersioned)),
+    ];
 
     static void RecordOutcome(AlignmentRunState run, string outcome, Guid metricId, string metricKey, int version, DateTimeOffset at)
     {
@@ -408,6 +441,10 @@ public sealed class AlignmentRunStateMachine : MassTransitStateMachine<Alignment
             ExactAgreement = c.Saga.Statistics?.ExactAgreement ?? 0, AlignedAt = c.Message.At,
             TotalTokens = c.Saga.TokenUsage?.Total.TotalTokens,
             TokensPerPhase = c.Saga.TokenUsage?.PerPhase.ToDictionary(p => p.Key, p => p.Value.TotalTokens, StringComparer.Ordinal),
+            PromptTokens = c.Saga.TokenUsage?.Total.PromptTokens,
+            CompletionTokens = c.Saga.TokenUsage?.Total.CompletionTokens,
+            PromptTokensPerPhase = c.Saga.TokenUsage?.PerPhase.ToDictionary(p => p.Key, p => p.Value.PromptTokens, StringComparer.Ordinal),
+            CompletionTokensPerPhase = c.Saga.TokenUsage?.PerPhase.ToDictionary(p => p.Key, p => p.Value.CompletionTokens, StringComparer.Ordinal),
             VerificationImproved = c.Saga.Verification?.Improved,
             VerificationSummary = c.Saga.Verification?.Summary,
         });
@@ -417,6 +454,12 @@ public sealed class AlignmentRunStateMachine : MassTransitStateMachine<Alignment
         {
             RunId = c.Saga.CorrelationId, Workspace = c.Saga.Workspace, MetricId = c.Saga.MetricId, MetricKey = c.Saga.MetricKey!, Attempt = c.Saga.Attempt,
             Phase = c.Saga.ErrorPhase!, Detail = c.Saga.ErrorDetail!, FailedAt = c.Message.At,
+            TotalTokens = c.Saga.TokenUsage?.Total.TotalTokens,
+            PromptTokens = c.Saga.TokenUsage?.Total.PromptTokens,
+            CompletionTokens = c.Saga.TokenUsage?.Total.CompletionTokens,
+            TokensPerPhase = c.Saga.TokenUsage?.PerPhase.ToDictionary(p => p.Key, p => p.Value.TotalTokens, StringComparer.Ordinal),
+            PromptTokensPerPhase = c.Saga.TokenUsage?.PerPhase.ToDictionary(p => p.Key, p => p.Value.PromptTokens, StringComparer.Ordinal),
+            CompletionTokensPerPhase = c.Saga.TokenUsage?.PerPhase.ToDictionary(p => p.Key, p => p.Value.CompletionTokens, StringComparer.Ordinal),
         });
 
     static Task PublishCancelled<T>(BehaviorContext<AlignmentRunState, T> c) where T : class =>

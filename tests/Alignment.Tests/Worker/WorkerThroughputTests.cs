@@ -1,0 +1,110 @@
+using System.Collections.Concurrent;
+using System.Net.Http.Json;
+using MassTransit;
+using MetricAlignment.Alignment.Messages;
+using MetricAlignment.Alignment.Tests.Api;
+using MetricAlignment.Alignment.Tests.Fakes;
+using MetricAlignment.Alignment.Worker;
+using MetricAlignment.ServiceDefaults;
+using MetricAlignment.TestSupport;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace MetricAlignment.Alignment.Tests.Worker;
+
+/// <summary>Every AlignmentRunProgressed the saga received (a bus-wide consume observer sees every receive endpoint).</summary>
+public sealed class ProgressReports : IConsumeObserver
+{
+    public ConcurrentQueue<AlignmentRunProgressed> Received { get; } = new();
+
+    public Task PreConsume<T>(ConsumeContext<T> context) where T : class
+    {
+        if (context.Message is AlignmentRunProgressed progressed) Received.Enqueue(progressed);
+        return Task.CompletedTask;
+    }
+
+    public Task PostConsume<T>(ConsumeContext<T> context) where T : class => Task.CompletedTask;
+
+    public Task ConsumeFault<T>(ConsumeContext<T> context, Exception exception) where T : class => Task.CompletedTask;
+}
+
+/// <summary>What a short run costs the saga: one progress report per phase, and several runs per instance at once.</summary>
+public sealed class The_worker_of_short_runs : IAsyncLifetime
+{
+    readonly FakeMetricsClient metrics = new();
+    readonly FakeAnnotationsClient annotations = new();
+    readonly ProgressReports reports = new();
+    string database = null!;
+    string virtualHost = null!;
+    WebApplicationFactory<Program> factory = null!;
+    HttpClient client = null!;
+
+    public async Task InitializeAsync()
+    {
+        database = await TestInfrastructure.CreateDatabaseAsync("alignment_worker");
+        virtualHost = await TestInfrastructure.CreateVirtualHostAsync("alignment-worker");
+        // No heartbeat during the test: every report counted is one the phases sent.
+        factory = AlignmentAppFixture.CreateFactory(database, virtualHost, metrics, annotations,
+                new() { ["Alignment:Worker:HeartbeatInterval"] = "01:00:00" })
+            .WithWebHostBuilder(web => web.ConfigureTestServices(services => services.AddConsumeObserver(_ => reports)));
+        client = factory.CreateClient().As(Roles.MetricEditor);
+        (await client.GetAsync("/health")).EnsureSuccessStatusCode();
+    }
+
+    public async Task DisposeAsync()
+    {
+        client.Dispose();
+        await factory.DisposeAsync();
+        await TestInfrastructure.DropDatabaseAsync(database);
+        await TestInfrastructure.DeleteVirtualHostAsync(virtualHost);
+    }
+
+    [Fact]
+    public async Task A_run_smaller_than_a_progress_step_reports_each_phase_once_with_its_rows_in_the_next_phase()
+    {
+        var metric = metrics.Add();
+        var evaluation = annotations.AddEvaluation(metric.Id);
+        annotations.Rows[metric.Id] = ct => FakeAnnotationsClient.SixRows(metric.Id, evaluation.EvaluationId, ct);
+        var response = await client.PostAsJsonAsync("/api/alignment-runs",
+            new { metricId = metric.Id, evaluationIds = new[] { evaluation.EvaluationId }, deltaThreshold = 2 });
+        var runId = Guid.Parse((string)System.Text.Json.Nodes.JsonNode.Parse(await response.Content.ReadAsStringAsync())!["id"]!);
+
+        var run = await WaitForStatusAsync(runId, "aligned");
+
+        ((string?)run["status"]).Should().Be("aligned", run.ToJsonString());
+        var runReports = reports.Received.Where(r => r.RunId == runId).ToList();
+        // As a set: the saga endpoint takes several messages at once, so the observer may see two reports in either order.
+        runReports.Select(r => r.Phase).Should().BeEquivalentTo(
+            [RunPhase.LoadingAnnotations, RunPhase.BuildingDisagreementTraces, RunPhase.DistillingGuidelines, RunPhase.Finalizing],
+            "the end of loading is announced by the next phase's report, not by one of its own");
+        runReports.Where(r => r.Phase != RunPhase.LoadingAnnotations).Should()
+            .OnlyContain(r => r.RowsLoaded == 6, "the reports after loading carry every row loaded");
+        ((int)run["counts"]!["rowsLoaded"]!).Should().Be(6);
+        run["phases"]!.AsArray().Select(p => (string?)p!["phase"]).Should()
+            .Equal("loading_annotations", "building_disagreement_traces", "distilling_guidelines", "finalizing");
+    }
+
+    [Fact]
+    public void An_instance_takes_as_many_runs_from_the_queue_as_it_executes_at_once_and_that_is_more_than_two_by_default()
+    {
+        var options = factory.Services.GetRequiredService<IOptions<WorkerOptions>>();
+
+        var definition = new ExecuteAlignmentRunConsumerDefinition(options);
+
+        options.Value.ConcurrentRuns.Should().Be(8);
+        definition.ConcurrentMessageLimit.Should().Be(options.Value.ConcurrentRuns);
+    }
+
+    async Task<System.Text.Json.Nodes.JsonNode> WaitForStatusAsync(Guid id, string status)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (true)
+        {
+            var run = System.Text.Json.Nodes.JsonNode.Parse(await client.GetStringAsync($"/api/alignment-runs/{id}"))!;
+            if ((string?)run["status"] == status || DateTime.UtcNow > deadline) return run;
+            await Task.Delay(100);
+        }
+    }
+}
