@@ -8,8 +8,10 @@ public sealed class AlignmentClient(HttpClient http) : ApiClient(http, "Alignmen
     public Task<ApiResult<AlignmentProviders>> ProvidersAsync(CancellationToken cancellationToken = default) =>
         GetAsync<AlignmentProviders>("api/alignment-providers", cancellationToken);
 
-    public Task<ApiResult<List<AlignmentRun>>> HistoryAsync(Guid metricId, CancellationToken cancellationToken = default) =>
-        GetAsync<List<AlignmentRun>>($"api/metrics/{metricId}/alignment-runs", cancellationToken);
+    /// <summary>A page of the metric's runs, newest first; <paramref name="before"/> (the oldest run already read) asks for older ones.</summary>
+    public Task<ApiResult<List<AlignmentRun>>> HistoryAsync(Guid metricId, Guid? before = null, CancellationToken cancellationToken = default) =>
+        GetAsync<List<AlignmentRun>>($"api/metrics/{metricId}/alignment-runs?limit={Logic.RunHistory.PageSize}"
+            + (before is { } cursor ? $"&before={cursor}" : ""), cancellationToken);
 
     public Task<ApiResult<AlignmentRun>> GetAsync(Guid runId, CancellationToken cancellationToken = default) =>
         GetAsync<AlignmentRun>($"api/alignment-runs/{runId}", cancellationToken);
