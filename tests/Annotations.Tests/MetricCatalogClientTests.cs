@@ -33,6 +33,8 @@ public sealed class MetricCatalogClientTests : IClassFixture<AnnotationsApiFacto
     sealed class ScriptedMetrics : HttpMessageHandler
     {
         public readonly ConcurrentQueue<Seen> Requests = new();
+        /// <summary>When set, every call fails with what it makes, as the resilience pipeline around the client would.</summary>
+        public Func<Exception>? Failure;
 
         static JsonObject Metric(string id, string key) => new()
         {
@@ -49,6 +51,7 @@ public sealed class MetricCatalogClientTests : IClassFixture<AnnotationsApiFacto
             var workspace = request.Headers.TryGetValues(Caller.WorkspaceHeader, out var values) ? values.Single() : null;
             var path = request.RequestUri!.AbsolutePath;
             Requests.Enqueue(new Seen(path, request.Headers.Authorization?.ToString(), workspace));
+            if (Failure is { } failure) return Task.FromException<HttpResponseMessage>(failure());
             var metrics = Visible(workspace).ToList();
             HttpResponseMessage response;
             if (path == "/api/metrics")
@@ -61,6 +64,23 @@ public sealed class MetricCatalogClientTests : IClassFixture<AnnotationsApiFacto
             }
             return Task.FromResult(response);
         }
+    }
+
+    [Theory]
+    [InlineData("timed out")]
+    [InlineData("circuit open")]
+    public async Task A_metrics_service_the_resilience_pipeline_gave_up_on_answers_503_not_500(string kind)
+    {
+        metrics.Failure = () => kind == "timed out"
+            ? new Polly.Timeout.TimeoutRejectedException("The operation didn't complete within the allowed timeout of '00:00:10'.")
+            : new Polly.CircuitBreaker.BrokenCircuitException("The circuit is now open and is not allowing calls.");
+        using var client = service.CreateClient().As();
+
+        using var response = await client.GetAsync("/api/metrics/fluency/resolved-rows");
+
+        response.StatusCode.Should().Be(HttpStatusCode.ServiceUnavailable, await response.Content.ReadAsStringAsync());
+        response.Content.Headers.ContentType!.MediaType.Should().Be("application/problem+json");
+        response.Headers.RetryAfter.Should().NotBeNull();
     }
 
     [Fact]

@@ -222,6 +222,8 @@ public sealed class ExecuteAlignmentRunConsumer(
         ReflectionFailedException => exception.Message,
         HttpRequestException http => $"A service the run depends on could not be reached: {http.Message}",
         Polly.Timeout.TimeoutRejectedException => "A service the run depends on did not answer in time.",
+        Polly.CircuitBreaker.BrokenCircuitException => "A service the run depends on failed repeatedly, so calls to it were paused; retry the run.",
+        Polly.ExecutionRejectedException => "A service the run depends on was not taking calls; retry the run.",
         _ => $"{exception.GetType().Name}: {exception.Message}",
     };
 

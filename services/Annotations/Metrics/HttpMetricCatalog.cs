@@ -54,7 +54,9 @@ public sealed class HttpMetricCatalog(HttpClient http, IMemoryCache cache) : IMe
         {
             response = await http.SendAsync(request, cancellationToken);
         }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+        // Polly's rejections (attempt or total timeout, open circuit) mean the same as no answer.
+        catch (Exception e) when (e is HttpRequestException or Polly.ExecutionRejectedException
+                                  || e is TaskCanceledException && !cancellationToken.IsCancellationRequested)
         {
             throw new MetricCatalogUnavailableException("The Metrics service did not answer.", e);
         }

@@ -12,9 +12,13 @@ public sealed class FakeMetricsClient : IMetricsClient
     /// <summary>Every metric asked for, with the workspace it was asked in.</summary>
     public ConcurrentQueue<(string Workspace, Guid MetricId)> Calls { get; } = new();
 
+    /// <summary>When set, every call fails with what it makes, as the HTTP client's resilience pipeline would.</summary>
+    public Func<Exception>? Failure { get; set; }
+
     public Task<MetricInfo?> GetMetricAsync(string workspace, Guid metricId, CancellationToken cancellationToken)
     {
         Calls.Enqueue((workspace, metricId));
+        if (Failure is { } failure) return Task.FromException<MetricInfo?>(failure());
         var known = Metrics.TryGetValue(metricId, out var metric) && WorkspaceOf(metricId) == workspace;
         return Task.FromResult(known ? metric : null);
     }
