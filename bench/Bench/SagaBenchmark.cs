@@ -88,8 +88,7 @@ public static class SagaBenchmark
             });
             report.Add(new Figure(Name, $"lost or stuck runs, {instances} instance(s)", outcome.Lost + outcome.Stuck, "runs")
             {
-                TargetMax = 1, Note = $"{outcome.Aligned} aligned, {outcome.Lost} lost, {outcome.Stuck} stuck, {outcome.Failed} error; "
-                    + $"{Interlocked.Exchange(ref StartRetries, 0)} start(s) answered 503/409 and sent again with their Idempotency-Key",
+                TargetMax = 1, Note = $"{outcome.Aligned} aligned, {outcome.Lost} lost, {outcome.Stuck} stuck, {outcome.Failed} error",
             });
             report.Note($"saga {instances} instance(s): {window.Describe(stack, runs)}");
             foreach (var (reason, count) in StartFailures) report.Note($"saga {instances} instance(s): {count} start(s) refused: {reason}");
@@ -160,49 +159,24 @@ public static class SagaBenchmark
     /// <summary>Why starts were refused in this process (status code or exception), printed with a failed pass.</summary>
     public static readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> StartFailures = new(StringComparer.Ordinal);
 
-    /// <summary>Starts answered 503 (or 409, the same key still being processed) and sent again after their Retry-After.</summary>
-    public static int StartRetries;
-
-    /// <summary>
-    /// Starts a run as a well-behaved client does under load: with an Idempotency-Key, sent again with the same key when the
-    /// service answers 503 or 409 with Retry-After, so a refused start is neither lost nor started twice. Bounded: a start
-    /// still refused after <see cref="StartAttempts"/> sends counts as lost.
-    /// </summary>
     static async Task<Guid?> StartAsync(HttpClient alignment, Guid evaluationId)
     {
-        var key = Guid.NewGuid().ToString();
-        for (var attempt = 1; ; attempt++)
+        try
         {
-            try
-            {
-                using var request = new HttpRequestMessage(HttpMethod.Post, "api/alignment-runs")
-                {
-                    Content = JsonContent.Create(new { metricId = RowGenerator.MetricId, evaluationIds = new[] { evaluationId }, reflectionProvider = "builtin" }),
-                };
-                request.Headers.Add("Idempotency-Key", key);
-                using var response = await alignment.SendAsync(request);
-                if (response.StatusCode == HttpStatusCode.Accepted)
-                    return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
-                var body = await response.Content.ReadAsStringAsync();
-                var reason = $"{(int)response.StatusCode}: {body[..Math.Min(200, body.Length)]}";
-                if (response.StatusCode is HttpStatusCode.ServiceUnavailable or HttpStatusCode.Conflict && attempt < StartAttempts)
-                {
-                    Interlocked.Increment(ref StartRetries);
-                    await Task.Delay(response.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(1));
-                    continue;
-                }
-                StartFailures.AddOrUpdate(reason, 1, (_, n) => n + 1);
-                return null;
-            }
-            catch (HttpRequestException e)
-            {
-                StartFailures.AddOrUpdate($"{e.GetType().Name}: {e.Message}", 1, (_, n) => n + 1);
-                return null;
-            }
+            using var response = await alignment.PostAsJsonAsync("api/alignment-runs",
+                new { metricId = RowGenerator.MetricId, evaluationIds = new[] { evaluationId }, reflectionProvider = "builtin" });
+            if (response.StatusCode == HttpStatusCode.Accepted)
+                return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+            var body = await response.Content.ReadAsStringAsync();
+            StartFailures.AddOrUpdate($"{(int)response.StatusCode}: {body[..Math.Min(200, body.Length)]}", 1, (_, n) => n + 1);
+            return null;
+        }
+        catch (HttpRequestException e)
+        {
+            StartFailures.AddOrUpdate($"{e.GetType().Name}: {e.Message}", 1, (_, n) => n + 1);
+            return null;
         }
     }
-
-    const int StartAttempts = 10;
 
     /// <summary>Polls the saga table until every run is aligned or in error, or the deadline passes; returns the states.</summary>
     static async Task<Dictionary<Guid, string>> WaitAsync(string alignmentDatabase, IReadOnlyList<Guid> ids, TimeSpan deadline)
