@@ -135,7 +135,14 @@ public sealed class One_trace_per_run : IAsyncLifetime
         forkConsumed.TraceId.Should().Be(startRequest.TraceId, SpanCollector.Describe(forkConsumed));
 
         // The same run, measured: both outcomes counted, every phase timed, its three disagreements recorded.
+        // An outcome is counted when the outbox publishes its event, a moment after the run's row shows it.
+        var counting = Stopwatch.StartNew();
         var outcomes = measurements.Of("alignment.runs").Select(m => m.Tags[Telemetry.Tags.Outcome]).ToList();
+        while (!(outcomes.Contains("aligned") && outcomes.Contains("accepted")) && counting.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            await Task.Delay(100);
+            outcomes = measurements.Of("alignment.runs").Select(m => m.Tags[Telemetry.Tags.Outcome]).ToList();
+        }
         outcomes.Should().Contain(["aligned", "accepted"]);
         measurements.Of("alignment.phase.duration").Select(m => m.Tags[Telemetry.Tags.Phase]).Distinct().Should()
             .BeEquivalentTo(["loading_annotations", "building_disagreement_traces", "distilling_guidelines", "finalizing"]);
