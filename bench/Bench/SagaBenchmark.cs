@@ -72,11 +72,11 @@ public static class SagaBenchmark
             var published = window.Published;
             var sameMessages = (int)Math.Max(runs, published);
             var reference = await MassTransitReferenceAsync(sameMessages);
-            var perRunReference = await MassTransitReferenceAsync(runs);
+            var perRunReference = (await MassTransitReferenceAsync(runs)).Elapsed;
             var perRun = published / (double)Math.Max(1, outcome.RunIds.Count);
             report.Add(new Figure(Name, $"{runs:N0} runs to aligned, {instances} Alignment instance(s)", outcome.Elapsed.TotalSeconds, "s")
             {
-                Reference = reference.TotalSeconds, TargetRatio = 3,
+                Reference = reference.Elapsed.TotalSeconds, TargetRatio = 3,
                 ReferenceName = $"MassTransit {sameMessages:N0} messages (= the runs' {perRun:0.#} per run), no saga",
                 Note = string.Create(CultureInfo.InvariantCulture,
                     $"{runs / outcome.Elapsed.TotalSeconds:0.0} runs/s; broker: {published:N0} published, {window.Delivered:N0} delivered in the window"),
@@ -91,12 +91,18 @@ public static class SagaBenchmark
                 TargetMax = 1, Note = $"{outcome.Aligned} aligned, {outcome.Lost} lost, {outcome.Stuck} stuck, {outcome.Failed} error",
             });
             report.Note($"saga {instances} instance(s): {window.Describe(stack, runs)}");
+            report.Note($"saga {instances} instance(s), the reference: {reference.Describe(sameMessages)}; "
+                + string.Create(CultureInfo.InvariantCulture,
+                    $"a run cost the machine {window.Cpu.MachineBusySeconds / runs * 1000:0.0} ms, as much as {window.Cpu.MachineBusySeconds / runs / (reference.MachineBusySeconds / sameMessages):0} reference messages"));
             foreach (var (reason, count) in StartFailures) report.Note($"saga {instances} instance(s): {count} start(s) refused: {reason}");
             StartFailures.Clear();
         }
     }
 
     static TimeSpan Deadline(int runs) => TimeSpan.FromSeconds(Math.Max(60, runs * 1.0));
+
+    /// <summary>5 % of the measured runs, at least one and at most 50.</summary>
+    public static int WarmUpRuns(int runs) => Math.Clamp(runs / 20, 1, 50);
 
     public sealed record Outcome(TimeSpan Elapsed, int Aligned, int Lost, int Stuck, int Failed, IReadOnlyList<Guid> RunIds, Guid EvaluationId)
     {
@@ -118,9 +124,15 @@ public static class SagaBenchmark
         var workers = stack.Alignment.Select(a => a.ProcessId).ToList();
         try
         {
-            // Warm-up run: JIT, connection pools, endpoints.
-            var warmUp = await StartAsync(clients[0], evaluationId);
-            if (warmUp is not null) await WaitAsync(stack.AlignmentDatabase, [warmUp.Value], TimeSpan.FromSeconds(60));
+            // Warm-up: JIT (a method is recompiled optimised after 30 calls, in the background), connection pools,
+            // endpoints. One run left the services compiling through most of a measured window (a profile of the
+            // Alignment process showed a third of its CPU in the JIT), so a batch of runs goes first, started at once
+            // like the measured ones, on every instance.
+            var warmUpRuns = WarmUpRuns(runs);
+            var warmUp = (await Task.WhenAll(Enumerable.Range(0, warmUpRuns).Select(i => StartAsync(clients[i % clients.Count], evaluationId))))
+                .Where(id => id is not null).Select(id => id!.Value).ToList();
+            if (warmUp.Count > 0) await WaitAsync(stack.AlignmentDatabase, warmUp, TimeSpan.FromSeconds(120));
+            StartFailures.Clear();
             // The warm-up's last messages (and the broker's statistics, sampled every few seconds) settle before counting.
             var before = broker is null ? null : await broker.SettledAsync(workers);
             var cpuBefore = CpuSample.Take(stack);
@@ -199,8 +211,16 @@ public static class SagaBenchmark
         }
     }
 
+    /// <summary>What the reference took: its time, and the CPU the machine and the broker spent on it.</summary>
+    public sealed record Reference(TimeSpan Elapsed, double MachineBusySeconds, double RabbitMqSeconds)
+    {
+        public string Describe(int messages) => string.Create(CultureInfo.InvariantCulture,
+            $"{messages:N0} messages in {Elapsed.TotalSeconds:0.00} s, machine CPU {MachineBusySeconds:0.0} s ({MachineBusySeconds / messages * 1000:0.00} ms per message), "
+            + $"RabbitMQ {RabbitMqSeconds:0.0} s ({RabbitMqSeconds / messages * 1000:0.00} ms per message)");
+    }
+
     /// <summary>K persistent messages published at once and consumed, with MassTransit's defaults, on a fresh vhost.</summary>
-    public static async Task<TimeSpan> MassTransitReferenceAsync(int messages)
+    public static async Task<Reference> MassTransitReferenceAsync(int messages)
     {
         var vhost = await TestInfrastructure.CreateVirtualHostAsync("bench-mt");
         try
@@ -232,7 +252,9 @@ public static class SagaBenchmark
             {
                 var counter = provider.GetRequiredService<PingCounter>();
                 await PublishAndConsumeAsync(busControl, counter, 50);
-                return await PublishAndConsumeAsync(busControl, counter, messages);
+                var (machineBefore, rabbitBefore) = (CpuSample.MachineBusy(), CpuSample.CommandSeconds(CpuSample.RabbitMqCommand));
+                var elapsed = await PublishAndConsumeAsync(busControl, counter, messages);
+                return new Reference(elapsed, CpuSample.MachineBusy() - machineBefore, CpuSample.CommandSeconds(CpuSample.RabbitMqCommand) - rabbitBefore);
             }
             finally
             {
@@ -274,6 +296,11 @@ public sealed record WindowStatistics(long Published, long Delivered, IReadOnlyL
         for (var i = 0; i < stack.Alignment.Count; i++)
             text.Append(CultureInfo.InvariantCulture, $", alignment#{i + 1} {Cpu.AlignmentSeconds[i]:0.0} s");
         text.Append(CultureInfo.InvariantCulture, $", metrics {Cpu.MetricsSeconds:0.0} s, annotations {Cpu.AnnotationsSeconds:0.0} s, bench {Cpu.BenchSeconds:0.0} s");
+        text.Append(CultureInfo.InvariantCulture, $", PostgreSQL {Cpu.PostgresSeconds:0.0} s, RabbitMQ {Cpu.RabbitMqSeconds:0.0} s");
+        text.Append(CultureInfo.InvariantCulture,
+            $"; per run: machine {Cpu.MachineBusySeconds / runs * 1000:0.0} ms = Alignment {Cpu.AlignmentSeconds.Sum() / runs * 1000:0.0} + Metrics {Cpu.MetricsSeconds / runs * 1000:0.0} "
+            + $"+ Annotations {Cpu.AnnotationsSeconds / runs * 1000:0.0} + PostgreSQL {Cpu.PostgresSeconds / runs * 1000:0.0} + RabbitMQ {Cpu.RabbitMqSeconds / runs * 1000:0.0} "
+            + $"+ bench {Cpu.BenchSeconds / runs * 1000:0.0} + other {Cpu.OtherSeconds / runs * 1000:0.0} ms");
         if (Latency is { } latency) text.Append("; ").Append(latency.Describe());
         var servicePerRun = (Cpu.AlignmentSeconds.Sum() + Cpu.MetricsSeconds + Cpu.AnnotationsSeconds) / runs;
         text.Append(CultureInfo.InvariantCulture, $"; service CPU per run {servicePerRun * 1000:0} ms, so {Cpu.Cores} cores cap the services alone at {Cpu.Cores / servicePerRun:0} runs/s");
@@ -283,22 +310,62 @@ public sealed record WindowStatistics(long Published, long Delivered, IReadOnlyL
 
 /// <summary>CPU seconds used between two <see cref="CpuSample"/>s.</summary>
 public sealed record CpuUse(int Cores, double MachineBusySeconds, IReadOnlyList<double> AlignmentSeconds, double MetricsSeconds, double AnnotationsSeconds,
-    double BenchSeconds);
+    double BenchSeconds, double PostgresSeconds, double RabbitMqSeconds)
+{
+    /// <summary>Busy time no named process accounts for: the kernel's own work, other programs.</summary>
+    public double OtherSeconds => MachineBusySeconds - AlignmentSeconds.Sum() - MetricsSeconds - AnnotationsSeconds - BenchSeconds - PostgresSeconds - RabbitMqSeconds;
+}
 
 /// <summary>The machine's busy time (/proc/stat) and the CPU time of the stack's processes and the bench's own, at one instant.</summary>
 public sealed record CpuSample(double MachineBusySeconds, IReadOnlyList<double> AlignmentSeconds, double MetricsSeconds, double AnnotationsSeconds,
-    double BenchSeconds)
+    double BenchSeconds, double PostgresSeconds, double RabbitMqSeconds)
 {
     // USER_HZ: the unit of /proc/stat on every Linux the bench runs on.
     const double TicksPerSecond = 100;
+    public const string PostgresCommand = "postgres";
+    /// <summary>The Erlang VM RabbitMQ runs in (its helper processes use next to nothing).</summary>
+    public const string RabbitMqCommand = "beam.smp";
 
     public static CpuSample Take(ServiceStack stack) => new(
         MachineBusy(), stack.Alignment.Select(a => ProcessSeconds(a.ProcessId)).ToList(), ProcessSeconds(stack.Metrics.ProcessId),
-        ProcessSeconds(stack.Annotations.ProcessId), Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds);
+        ProcessSeconds(stack.Annotations.ProcessId), Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds,
+        CommandSeconds(PostgresCommand), CommandSeconds(RabbitMqCommand));
 
     public CpuUse Minus(CpuSample before) => new(Environment.ProcessorCount, MachineBusySeconds - before.MachineBusySeconds,
         AlignmentSeconds.Zip(before.AlignmentSeconds, (a, b) => a - b).ToList(), MetricsSeconds - before.MetricsSeconds,
-        AnnotationsSeconds - before.AnnotationsSeconds, BenchSeconds - before.BenchSeconds);
+        AnnotationsSeconds - before.AnnotationsSeconds, BenchSeconds - before.BenchSeconds, PostgresSeconds - before.PostgresSeconds,
+        RabbitMqSeconds - before.RabbitMqSeconds);
+
+    /// <summary>
+    /// CPU of every process running <paramref name="command"/> (/proc/PID/stat: utime, stime, and cutime, cstime of
+    /// the children it reaped, so that PostgreSQL backends that ended in the window still count, through the postmaster).
+    /// The machine's PostgreSQL and RabbitMQ serve only the bench while it measures.
+    /// </summary>
+    public static double CommandSeconds(string command)
+    {
+        long ticks = 0;
+        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(directory), out _)) continue;
+            try
+            {
+                var stat = File.ReadAllText(Path.Combine(directory, "stat"));
+                // "pid (comm) state ppid ...": the command may contain spaces and parentheses, so split after the last ')'.
+                var open = stat.IndexOf('(');
+                var close = stat.LastIndexOf(')');
+                if (open < 0 || close < open || stat[(open + 1)..close] != command) continue;
+                var fields = stat[(close + 2)..].Split(' ');
+                // Fields 14-17 of stat(5); here index 0 is field 3 (state).
+                ticks += long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)
+                    + long.Parse(fields[13], CultureInfo.InvariantCulture) + long.Parse(fields[14], CultureInfo.InvariantCulture);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+            {
+                // The process ended while being read.
+            }
+        }
+        return ticks / TicksPerSecond;
+    }
 
     static double ProcessSeconds(int pid)
     {
@@ -314,7 +381,7 @@ public sealed record CpuSample(double MachineBusySeconds, IReadOnlyList<double> 
     }
 
     /// <summary>Everything but idle and iowait on the first line of /proc/stat (user nice system idle iowait irq softirq steal).</summary>
-    static double MachineBusy()
+    public static double MachineBusy()
     {
         try
         {

@@ -10,9 +10,11 @@ namespace MetricAlignment.FaultHooks;
 /// process exactly there: the service's code is not changed, the point is recognised from the spans it records anyway.
 /// </summary>
 /// <remarks>
-/// <para><c>FAULTHOOK_HOLD_PHASE=&lt;phase&gt;</c>: an alignment worker inside that phase has published (and the broker
-/// confirmed) a message, i.e. a MassTransit producer span under the worker's <c>alignment.phase</c> span tagged with the
-/// phase has stopped. The first publish of a phase is the AlignmentRunProgressed report that records the phase.</para>
+/// <para><c>FAULTHOOK_HOLD_PHASE=&lt;phase&gt;[:after|:before]</c>: an alignment worker inside that phase has published (and
+/// the broker confirmed) a message, i.e. a MassTransit producer span under the worker's <c>alignment.phase</c> span tagged
+/// with the phase has stopped (<c>after</c>, the default), or is about to publish one, nothing has left the process yet
+/// (<c>before</c>: the producer span starts). The first publish of a phase is the AlignmentRunProgressed report that records
+/// the phase; Finalizing has none, its first publish is the run's result.</para>
 /// <para><c>FAULTHOOK_HOLD_OUTBOX=&lt;message type name&gt;[:before|:after]</c>: the outbox dispatcher is publishing a
 /// committed message of that type. <c>before</c> (the default): the MassTransit producer span under the dispatcher's
 /// <c>outbox publish</c> span starts, nothing has left the process yet. <c>after</c>: the <c>outbox publish</c> span
@@ -39,27 +41,15 @@ public static class FaultHold
 
     public static void InstallFromEnvironment()
     {
-        var phase = Setting("FAULTHOOK_HOLD_PHASE");
+        var phaseSetting = Setting("FAULTHOOK_HOLD_PHASE");
         var outbox = Setting("FAULTHOOK_HOLD_OUTBOX");
         signalPath = Setting("FAULTHOOK_SIGNAL");
-        if (phase is null && outbox is null) return;
+        if (phaseSetting is null && outbox is null) return;
         if (signalPath is null)
             throw new InvalidOperationException("FAULTHOOK_SIGNAL must name the file the fault hook writes when it holds.");
-
-        string? outboxType = null;
-        var outboxAfter = false;
-        if (outbox is not null)
-        {
-            var parts = outbox.Split(':', 2);
-            outboxType = parts[0];
-            var when = parts.Length == 2 ? parts[1] : "before";
-            outboxAfter = when switch
-            {
-                "before" => false,
-                "after" => true,
-                _ => throw new InvalidOperationException($"FAULTHOOK_HOLD_OUTBOX '{outbox}': the point is 'before' or 'after', not '{when}'."),
-            };
-        }
+        var (phase, phaseBefore) = Target(phaseSetting, "FAULTHOOK_HOLD_PHASE", beforeByDefault: false);
+        var (outboxType, outboxBefore) = Target(outbox, "FAULTHOOK_HOLD_OUTBOX", beforeByDefault: true);
+        var outboxAfter = !outboxBefore;
 
         listener = new ActivityListener
         {
@@ -67,22 +57,33 @@ public static class FaultHold
             Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
             ActivityStarted = activity =>
             {
+                if (phase is not null && phaseBefore && IsProducer(activity) && InPhase(activity, phase))
+                    Hold($"phase {phase} before {activity.DisplayName}");
                 if (outboxType is not null && !outboxAfter && IsProducer(activity)
                     && Ancestor(activity, a => IsOutboxPublishOf(a, outboxType)) is { } publish)
                     Hold($"outbox {outboxType} before publish, message id {publish.GetTagItem(MessageIdTag)}");
             },
             ActivityStopped = activity =>
             {
-                if (phase is not null && IsProducer(activity)
-                    && Ancestor(activity, a => a.Source.Name == ServiceSource && a.OperationName == PhaseOperation
-                        && a.GetTagItem(PhaseTag) as string == phase) is not null)
+                if (phase is not null && !phaseBefore && IsProducer(activity) && InPhase(activity, phase))
                     Hold($"phase {phase} after {activity.DisplayName}, message id {MessageId(activity)}");
                 if (outboxType is not null && outboxAfter && IsOutboxPublishOf(activity, outboxType))
                     Hold($"outbox {outboxType} after publish, message id {activity.GetTagItem(MessageIdTag)}");
             },
         };
         ActivitySource.AddActivityListener(listener);
-        Console.Error.WriteLine($"[fault hook] installed: phase={phase ?? "-"} outbox={outbox ?? "-"} signal={signalPath}");
+        Console.Error.WriteLine($"[fault hook] installed: phase={phaseSetting ?? "-"} outbox={outbox ?? "-"} signal={signalPath}");
+    }
+
+    /// <summary>"&lt;target&gt;[:before|:after]" split into the target and whether to hold before the publish.</summary>
+    static (string? Target, bool Before) Target(string? setting, string variable, bool beforeByDefault)
+    {
+        if (setting is null) return (null, false);
+        var parts = setting.Split(':', 2);
+        var point = parts.Length == 2 ? parts[1] : beforeByDefault ? "before" : "after";
+        if (point != "after" && point != "before")
+            throw new InvalidOperationException($"{variable} '{setting}': the point is 'before' or 'after', not '{point}'.");
+        return (parts[0], point == "before");
     }
 
     static string? Setting(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } value && value.Trim().Length > 0 ? value.Trim() : null;
@@ -93,6 +94,9 @@ public static class FaultHold
             if (activity.GetTagItem(tag) is { } id) return id;
         return null;
     }
+
+    static bool InPhase(Activity activity, string phase) =>
+        Ancestor(activity, a => a.Source.Name == ServiceSource && a.OperationName == PhaseOperation && a.GetTagItem(PhaseTag) as string == phase) is not null;
 
     static bool IsProducer(Activity activity) => activity.Source.Name == MassTransitSource && activity.Kind == ActivityKind.Producer;
 

@@ -43,15 +43,19 @@ public sealed class Process_kills(ServiceProcesses services, ITestOutputHelper o
         ServiceProcess? worker = null, survivor = null;
         try
         {
-            worker = await services.Stack.StartAlignmentAsync(Hook("FAULTHOOK_HOLD_PHASE", phase, signal));
+            // Finalizing sends no report of its own: its only message is the result, so the worker is held just before
+            // that goes out, and the saga still shows the phase before it.
+            var finalizing = phase == "finalizing";
+            worker = await services.Stack.StartAlignmentAsync(Hook("FAULTHOOK_HOLD_PHASE", finalizing ? $"{phase}:before" : phase, signal));
             using var workerApi = ServiceProcesses.Client(worker.Address);
             var runId = await StartRunAsync(workerApi, services.FluencyMetricId, services.FluencyEvaluationId);
 
             // The hook holds the worker right after the phase's progress report went out; the saga has recorded the phase.
             var held = await WaitForSignalAsync(signal, worker);
-            var atKill = await WaitForRunAsync(workerApi, runId, r => Status(r) != "running" || Phase(r) == phase, HoldWithin);
+            var phaseAtKill = finalizing ? "distilling_guidelines" : phase;
+            var atKill = await WaitForRunAsync(workerApi, runId, r => Status(r) != "running" || Phase(r) == phaseAtKill, HoldWithin);
             Status(atKill).Should().Be("running", atKill.ToJsonString());
-            Phase(atKill).Should().Be(phase);
+            Phase(atKill).Should().Be(phaseAtKill);
             held.Should().StartWith($"{worker.ProcessId} phase {phase}", "the hook held the worker of this run, in this phase");
 
             if (takeover == Takeover.RunningInstance) survivor = await services.Stack.StartAlignmentAsync();

@@ -14,14 +14,8 @@ internal sealed class DependencyFailureHandler(IProblemDetailsService problemDet
         var (status, detail) = exception switch
         {
             DependencyFailedException failed => (StatusCodes.Status502BadGateway, failed.Message),
-            HttpRequestException http => (StatusCodes.Status503ServiceUnavailable, $"A service this one depends on could not be reached: {http.Message}"),
-            Polly.Timeout.TimeoutRejectedException => (StatusCodes.Status503ServiceUnavailable, "A service this one depends on did not answer in time."),
-            // The resilience pipeline's circuit opened after repeated failures (or another strategy refused the call): the
-            // dependency gets a few seconds to recover before it is called again.
-            Polly.CircuitBreaker.BrokenCircuitException => (StatusCodes.Status503ServiceUnavailable,
-                "A service this one depends on failed repeatedly; calls to it are paused for a few seconds."),
-            Polly.ExecutionRejectedException => (StatusCodes.Status503ServiceUnavailable, "A service this one depends on is not taking calls right now."),
             RequestTimeoutException => (StatusCodes.Status503ServiceUnavailable, "The run was not confirmed in time; it may still appear shortly."),
+            _ when DependencyFailure.ForApiCaller(exception) is { } failure => (StatusCodes.Status503ServiceUnavailable, failure),
             _ => (0, ""),
         };
         if (status == 0) return false;

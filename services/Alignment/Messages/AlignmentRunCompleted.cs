@@ -22,5 +22,10 @@ public sealed record AlignmentRunCompleted
     public TokenUsage? TokenUsage { get; init; }
     /// <summary>Set when the run had a judge model: the refined prompt checked on held-out rows.</summary>
     public RunVerification? Verification { get; init; }
+    /// <summary>
+    /// When the worker entered the Finalizing phase. The saga records the phase from it: the worker sends no report of
+    /// its own for Finalizing. Null from workers of earlier versions, which reported Finalizing separately.
+    /// </summary>
+    public DateTimeOffset? FinalizingAt { get; init; }
     public required DateTimeOffset At { get; init; }
 }

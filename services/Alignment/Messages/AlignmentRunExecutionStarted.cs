@@ -1,6 +1,9 @@
 namespace MetricAlignment.Alignment.Messages;
 
-/// <summary>Internal: a worker began (or, after a redelivery, resumed) an attempt.</summary>
+/// <summary>
+/// Internal: a worker began (or, after a redelivery, resumed) an attempt. Workers no longer send it (their first
+/// AlignmentRunProgressed starts the run); the saga still handles it for workers of earlier versions during a rolling upgrade.
+/// </summary>
 public sealed record AlignmentRunExecutionStarted
 {
     public required Guid RunId { get; init; }

@@ -46,12 +46,8 @@ public sealed class ExecuteAlignmentRunConsumer(
         var heartbeat = HeartbeatAsync(message, progress, heartbeatStop.Token);
         try
         {
-            await context.Publish(new AlignmentRunExecutionStarted
-            {
-                RunId = message.RunId, Attempt = message.Attempt, WorkerInstance = Environment.MachineName, StartedAt = DateTimeOffset.UtcNow,
-            }, stop.Token);
-            var completed = await ExecuteAsync(message, progress, context, stop.Token);
-            await context.Publish(completed, stop.Token);
+            // No separate "execution started" message: the first phase's report, sent right away, starts the run in the saga.
+            await ExecuteAsync(message, progress, context, stop.Token);
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested)
         {
@@ -83,9 +79,12 @@ public sealed class ExecuteAlignmentRunConsumer(
         }
     }
 
-    async Task<AlignmentRunCompleted> ExecuteAsync(ExecuteAlignmentRun message, Progress progress, ConsumeContext context, CancellationToken cancellationToken)
+    async Task ExecuteAsync(ExecuteAlignmentRun message, Progress progress, ConsumeContext context, CancellationToken cancellationToken)
     {
-        await EnterAsync(RunPhase.LoadingAnnotations, message, progress, context, cancellationToken);
+        // Consume checked the run a moment ago: the first phase is entered without asking again.
+        progress.BeginPhase(RunPhase.LoadingAnnotations, message);
+        progress.Phase = RunPhase.LoadingAnnotations;
+        await ReportAsync(message, progress, context, cancellationToken);
         var metric = await metrics.GetMetricAsync(message.Workspace, message.MetricId, cancellationToken)
             ?? throw new DependencyFailedException($"Metric {message.MetricId} no longer exists in workspace '{message.Workspace}' of the Metrics service.");
         var engine = ResolveEngine(message.ReflectionProvider);
@@ -138,16 +137,20 @@ public sealed class ExecuteAlignmentRunConsumer(
             verification = RunVerification.From(report);
         }
 
-        await EnterAsync(RunPhase.Finalizing, message, progress, context, cancellationToken);
-        return new AlignmentRunCompleted
+        // Finalizing has no report of its own: the result is its only message, and the saga records the phase from the
+        // time it carries. A report would cost the run one more saga transaction and two broker hops for a phase of moments.
+        progress.BeginPhase(RunPhase.Finalizing, message);
+        progress.Phase = RunPhase.Finalizing;
+        var finalizingAt = DateTimeOffset.UtcNow;
+        await context.Publish(new AlignmentRunCompleted
         {
             RunId = message.RunId, Attempt = message.Attempt, RowsLoaded = analysis.RowsLoaded, Disagreements = analysis.Disagreements,
             AgreeingRowsSkipped = analysis.AgreeingRowsSkipped, Statistics = analysis.Statistics,
             GuidelinesText = distilled.GuidelinesText, Guidelines = distilled.Guidelines,
             RefinedSystemPrompt = distilled.RefinedSystemPrompt, RefinedUserPromptTemplate = distilled.RefinedUserPromptTemplate,
             Warnings = analysis.Warnings.Concat(distilled.Warnings).ToList(), TokenUsage = meter.Snapshot(), Verification = verification,
-            At = DateTimeOffset.UtcNow,
-        };
+            FinalizingAt = finalizingAt, At = DateTimeOffset.UtcNow,
+        }, cancellationToken);
     }
 
     IReflectionEngine ResolveEngine(string provider)
@@ -220,11 +223,7 @@ public sealed class ExecuteAlignmentRunConsumer(
     {
         DependencyFailedException => exception.Message,
         ReflectionFailedException => exception.Message,
-        HttpRequestException http => $"A service the run depends on could not be reached: {http.Message}",
-        Polly.Timeout.TimeoutRejectedException => "A service the run depends on did not answer in time.",
-        Polly.CircuitBreaker.BrokenCircuitException => "A service the run depends on failed repeatedly, so calls to it were paused; retry the run.",
-        Polly.ExecutionRejectedException => "A service the run depends on was not taking calls; retry the run.",
-        _ => $"{exception.GetType().Name}: {exception.Message}",
+        _ => DependencyFailure.ForFailedRun(exception) ?? $"{exception.GetType().Name}: {exception.Message}",
     };
 
     sealed class Progress

@@ -97,6 +97,39 @@ public sealed class When_a_run_completes : AlignmentRunHarness
         run.Attempts.Single().Result.Should().Be("aligned");
         (await PublishedOnce<AlignmentRunAligned>()).Context.Message.Disagreements.Should().Be(4);
     }
+
+    [Fact]
+    public async Task A_result_carrying_its_finalizing_time_records_the_finalizing_phase_and_announces_it_before_the_alignment()
+    {
+        await StartAsync();
+        var t0 = DateTimeOffset.UtcNow;
+        await Send(new AlignmentRunProgressed { RunId = RunId, Attempt = 1, Phase = RunPhase.DistillingGuidelines, RowsLoaded = 10, At = t0 });
+        await Send(Completed() with { FinalizingAt = t0.AddSeconds(1), At = t0.AddSeconds(2) });
+
+        var run = Run();
+        run.CurrentState.Should().Be("Aligned");
+        run.Phases.Select(p => p.Phase).Should().Equal(RunPhase.DistillingGuidelines, RunPhase.Finalizing);
+        run.Phases[0].EndedAt.Should().Be(t0.AddSeconds(1), "distilling ended when finalizing began");
+        run.Phases[1].StartedAt.Should().Be(t0.AddSeconds(1));
+        run.Phases[1].EndedAt.Should().NotBeNull();
+        await PublishedOnce<AlignmentRunAligned>();
+        var changes = Harness.Published.Select<AlignmentRunPhaseChanged>().Select(m => m.Context.Message).ToList();
+        changes.Select(c => c.Phase).Should().Equal("distilling_guidelines", "finalizing");
+        changes[1].PreviousPhase.Should().Be("distilling_guidelines");
+        changes[1].RowsLoaded.Should().Be(10);
+    }
+
+    [Fact]
+    public async Task A_result_from_an_earlier_worker_that_reported_finalizing_itself_records_the_phase_once()
+    {
+        await StartAsync();
+        await Send(new AlignmentRunProgressed { RunId = RunId, Attempt = 1, Phase = RunPhase.Finalizing, RowsLoaded = 10, At = DateTimeOffset.UtcNow });
+        await Send(Completed());
+
+        Run().CurrentState.Should().Be("Aligned");
+        Run().Phases.Select(p => p.Phase).Should().Equal(RunPhase.Finalizing);
+        Published<AlignmentRunPhaseChanged>().Should().Be(1);
+    }
 }
 
 public sealed class When_a_phase_fails : AlignmentRunHarness

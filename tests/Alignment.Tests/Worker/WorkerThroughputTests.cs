@@ -18,10 +18,14 @@ namespace MetricAlignment.Alignment.Tests.Worker;
 public sealed class ProgressReports : IConsumeObserver
 {
     public ConcurrentQueue<AlignmentRunProgressed> Received { get; } = new();
+    /// <summary>Every other message about a run the saga consumed, by type name: what a run costs the saga besides its reports.</summary>
+    public ConcurrentQueue<(Guid RunId, string Type)> Others { get; } = new();
 
     public Task PreConsume<T>(ConsumeContext<T> context) where T : class
     {
         if (context.Message is AlignmentRunProgressed progressed) Received.Enqueue(progressed);
+        else if (context.Message is AlignmentRunExecutionStarted started) Others.Enqueue((started.RunId, nameof(AlignmentRunExecutionStarted)));
+        else if (context.Message is AlignmentRunCompleted completed) Others.Enqueue((completed.RunId, nameof(AlignmentRunCompleted)));
         return Task.CompletedTask;
     }
 
@@ -62,7 +66,7 @@ public sealed class The_worker_of_short_runs : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_run_smaller_than_a_progress_step_reports_each_phase_once_with_its_rows_in_the_next_phase()
+    public async Task A_run_smaller_than_a_progress_step_reports_each_phase_once_with_its_rows_in_the_next_phase_and_finalizing_with_its_result()
     {
         var metric = metrics.Add();
         var evaluation = annotations.AddEvaluation(metric.Id);
@@ -77,10 +81,12 @@ public sealed class The_worker_of_short_runs : IAsyncLifetime
         var runReports = reports.Received.Where(r => r.RunId == runId).ToList();
         // As a set: the saga endpoint takes several messages at once, so the observer may see two reports in either order.
         runReports.Select(r => r.Phase).Should().BeEquivalentTo(
-            [RunPhase.LoadingAnnotations, RunPhase.BuildingDisagreementTraces, RunPhase.DistillingGuidelines, RunPhase.Finalizing],
-            "the end of loading is announced by the next phase's report, not by one of its own");
+            [RunPhase.LoadingAnnotations, RunPhase.BuildingDisagreementTraces, RunPhase.DistillingGuidelines],
+            "the end of loading is announced by the next phase's report, and finalizing by the result, not by reports of their own");
         runReports.Where(r => r.Phase != RunPhase.LoadingAnnotations).Should()
             .OnlyContain(r => r.RowsLoaded == 6, "the reports after loading carry every row loaded");
+        reports.Others.Where(o => o.RunId == runId).Select(o => o.Type).Should().Equal([nameof(AlignmentRunCompleted)],
+            "the first report starts the run, so the worker sends no separate execution-started message");
         ((int)run["counts"]!["rowsLoaded"]!).Should().Be(6);
         run["phases"]!.AsArray().Select(p => (string?)p!["phase"]).Should()
             .Equal("loading_annotations", "building_disagreement_traces", "distilling_guidelines", "finalizing");

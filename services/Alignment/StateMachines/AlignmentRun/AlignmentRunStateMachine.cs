@@ -87,12 +87,13 @@ public sealed class AlignmentRunStateMachine : MassTransitStateMachine<Alignment
             When(Start).ThenAsync(Acknowledge),
             When(Cancel).Then(c => EndAttempt(c.Saga, "cancelled", c.Message.Reason)).TransitionTo(Cancelled).ThenAsync(PublishCancelled),
             Ignore(AcceptRequested), Ignore(Discard), Ignore(Retry),
+            // Sent only by workers of earlier versions; a current worker's first progress report starts the run.
             When(ExecutionStarted).If(c => c.Message.Attempt == c.Saga.Attempt, b => b
                 .Then(c => MarkStarted(c.Saga, c.Message.StartedAt)).TransitionTo(Running).ThenAsync(PublishStarted)),
             When(Progressed).If(c => c.Message.Attempt == c.Saga.Attempt, b => b
                 .Then(c => MarkStarted(c.Saga, c.Message.At)).TransitionTo(Running).ThenAsync(PublishStarted).ThenAsync(ApplyProgress)),
             When(Completed).If(c => c.Message.Attempt == c.Saga.Attempt, b => b
-                .Then(c => MarkStarted(c.Saga, c.Message.At)).Then(ApplyResult).TransitionTo(Aligned).ThenAsync(PublishAligned)),
+                .Then(c => MarkStarted(c.Saga, c.Message.At)).ThenAsync(EnterFinalizing).Then(ApplyResult).TransitionTo(Aligned).ThenAsync(PublishAligned)),
             When(PhaseFailed).If(c => c.Message.Attempt == c.Saga.Attempt, b => b
                 .Then(ApplyFailure).TransitionTo(Error).ThenAsync(PublishFailed)),
             Ignore(ForkCreated), Ignore(VersionCreated), Ignore(ChangeRejected), Ignore(AcceptUnanswered));
@@ -105,7 +106,7 @@ public sealed class AlignmentRunStateMachine : MassTransitStateMachine<Alignment
             When(ExecutionStarted).If(c => c.Message.Attempt == c.Saga.Attempt, b => b.Then(c => Touch(c.Saga, c.Message.StartedAt))),
             When(Progressed).If(c => c.Message.Attempt == c.Saga.Attempt, b => b.ThenAsync(ApplyProgress)),
             When(Completed).If(c => c.Message.Attempt == c.Saga.Attempt, b => b
-                .Then(ApplyResult).TransitionTo(Aligned).ThenAsync(PublishAligned)),
+                .ThenAsync(EnterFinalizing).Then(ApplyResult).TransitionTo(Aligned).ThenAsync(PublishAligned)),
             When(PhaseFailed).If(c => c.Message.Attempt == c.Saga.Attempt, b => b
                 .Then(ApplyFailure).TransitionTo(Error).ThenAsync(PublishFailed)),
             Ignore(ForkCreated), Ignore(VersionCreated), Ignore(ChangeRejected), Ignore(AcceptUnanswered));
@@ -309,28 +310,41 @@ public sealed class AlignmentRunStateMachine : MassTransitStateMachine<Alignment
         run.UpdatedAt = now;
     }
 
-    static async Task ApplyProgress(BehaviorContext<AlignmentRunState, AlignmentRunProgressed> c)
+    static Task ApplyProgress(BehaviorContext<AlignmentRunState, AlignmentRunProgressed> c)
+    {
+        Touch(c.Saga, c.Message.At);
+        return EnterPhase(c, c.Message.Phase, c.Message.RowsLoaded, c.Message.At);
+    }
+
+    /// <summary>
+    /// The worker sends no report for Finalizing (its result is the phase's only message): the phase is recorded from the
+    /// time the result carries, with its PhaseChanged event, like any other phase. A result from a worker of an earlier
+    /// version, which reported Finalizing itself, carries no time and finds the phase recorded.
+    /// </summary>
+    static Task EnterFinalizing(BehaviorContext<AlignmentRunState, AlignmentRunCompleted> c) =>
+        c.Message.FinalizingAt is { } at ? EnterPhase(c, RunPhase.Finalizing, c.Message.RowsLoaded, at) : Task.CompletedTask;
+
+    static async Task EnterPhase<T>(BehaviorContext<AlignmentRunState, T> c, RunPhase phase, int rowsLoaded, DateTimeOffset at) where T : class
     {
         var run = c.Saga;
-        Touch(run, c.Message.At);
-        run.RowsLoaded = Math.Max(run.RowsLoaded, c.Message.RowsLoaded);
-        if (run.Phase == c.Message.Phase) return;
+        run.RowsLoaded = Math.Max(run.RowsLoaded, rowsLoaded);
+        if (run.Phase == phase) return;
         // Phases only move forward. An older report overtaken by a newer one (a retried delivery can be passed by the next
         // report) does not move the run back, but a phase it never recorded still goes into the run's history, in place.
-        if (run.Phase is { } current && current > c.Message.Phase)
+        if (run.Phase is { } current && current > phase)
         {
-            RecordOvertakenPhase(run, c.Message.Phase, c.Message.At);
+            RecordOvertakenPhase(run, phase, at);
             return;
         }
         var previous = run.Phase;
-        ClosePhase(run, c.Message.At);
-        run.Phase = c.Message.Phase;
-        run.Phases.Add(new PhaseRecord { Attempt = run.Attempt, Phase = c.Message.Phase, StartedAt = c.Message.At });
+        ClosePhase(run, at);
+        run.Phase = phase;
+        run.Phases.Add(new PhaseRecord { Attempt = run.Attempt, Phase = phase, StartedAt = at });
         await c.Publish(new AlignmentRunPhaseChanged
         {
             RunId = run.CorrelationId, Workspace = run.Workspace, MetricId = run.MetricId, MetricKey = run.MetricKey!, Attempt = run.Attempt,
-            Phase = PhaseName(c.Message.Phase), PreviousPhase = previous is { } p ? PhaseName(p) : null,
-            RowsLoaded = run.RowsLoaded, ChangedAt = c.Message.At,
+            Phase = PhaseName(phase), PreviousPhase = previous is { } p ? PhaseName(p) : null,
+            RowsLoaded = run.RowsLoaded, ChangedAt = at,
         });
     }
 
