@@ -323,8 +323,9 @@ public sealed record CpuSample(double MachineBusySeconds, IReadOnlyList<double> 
     // USER_HZ: the unit of /proc/stat on every Linux the bench runs on.
     const double TicksPerSecond = 100;
     public const string PostgresCommand = "postgres";
-    /// <summary>The Erlang VM RabbitMQ runs in (its helper processes use next to nothing).</summary>
+    /// <summary>The Erlang VM RabbitMQ runs in; the server's is told from rabbitmqctl's and other tools' by its boot argument.</summary>
     public const string RabbitMqCommand = "beam.smp";
+    const string RabbitMqServerArgument = "rabbit boot";
 
     public static CpuSample Take(ServiceStack stack) => new(
         MachineBusy(), stack.Alignment.Select(a => ProcessSeconds(a.ProcessId)).ToList(), ProcessSeconds(stack.Metrics.ProcessId),
@@ -338,8 +339,9 @@ public sealed record CpuSample(double MachineBusySeconds, IReadOnlyList<double> 
 
     /// <summary>
     /// CPU of every process running <paramref name="command"/> (/proc/PID/stat: utime, stime, and cutime, cstime of
-    /// the children it reaped, so that PostgreSQL backends that ended in the window still count, through the postmaster).
-    /// The machine's PostgreSQL and RabbitMQ serve only the bench while it measures.
+    /// the children it reaped, so that PostgreSQL backends that ended in the window still count, through the postmaster);
+    /// for RabbitMQ, the server's VM only. PostgreSQL and RabbitMQ serve whatever else runs on the machine too: on a quiet
+    /// machine that is only the bench.
     /// </summary>
     public static double CommandSeconds(string command)
     {
@@ -354,6 +356,9 @@ public sealed record CpuSample(double MachineBusySeconds, IReadOnlyList<double> 
                 var open = stat.IndexOf('(');
                 var close = stat.LastIndexOf(')');
                 if (open < 0 || close < open || stat[(open + 1)..close] != command) continue;
+                // Short-lived tools (rabbitmqctl is a beam.smp too) would take their CPU with them when they end mid-window.
+                if (command == RabbitMqCommand && !File.ReadAllText(Path.Combine(directory, "cmdline")).Replace('\0', ' ').Contains(RabbitMqServerArgument))
+                    continue;
                 var fields = stat[(close + 2)..].Split(' ');
                 // Fields 14-17 of stat(5); here index 0 is field 3 (state).
                 ticks += long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)

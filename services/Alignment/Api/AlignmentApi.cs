@@ -60,8 +60,11 @@ public static class AlignmentApi
     /// Starts a run. With an Idempotency-Key header, a repeat of the same request in the same workspace (within the
     /// retention, Alignment:Api:IdempotencyKeyRetention) answers the run of the first one instead of starting another:
     /// 202 with its Location and Idempotent-Replayed: true. The same key with another body is 422, and a key whose first
-    /// request is still being processed is 409. The key is stored with the run id before the start is sent, so a retry after
-    /// a failure or a crash at any point sends the start again under the same run id, which the saga applies once.
+    /// request is still being processed is 409. A request takes its key with a lease on the key's row
+    /// (Alignment:Api:IdempotencyKeyLease) and holds no database connection while it validates and waits for the saga; a
+    /// process that dies leaves a lease that runs out. The key is stored with the run id before the start is sent, so a
+    /// retry after a failure or a crash at any point sends the start again under the same run id, which the saga applies
+    /// once. A refused request releases the key unbound, so the corrected request may use it.
     /// </summary>
     static async Task<IResult> StartAsync(StartAlignmentRunRequest? request, HttpContext http, Caller caller, IMetricsClient metrics,
         IAnnotationsClient annotations, ProviderCatalog catalog, IRequestClient<StartAlignmentRun> start, NpgsqlDataSource dataSource,
@@ -76,39 +79,54 @@ public static class AlignmentApi
             return await CreateRunAsync(request, NewId.NextGuid(), reserve: null, caller, metrics, annotations, catalog, start, dataSource,
                 configuration, cancellationToken);
 
-        await using var held = await IdempotencyKeys.TryHoldAsync(dataSource, caller.Workspace, key, cancellationToken);
-        if (held is null)
-        {
-            http.Response.Headers.RetryAfter = "1";
-            return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "A request with this Idempotency-Key is in progress",
-                detail: $"An earlier request with Idempotency-Key '{key}' is still being processed. Send it again once that one has been answered.",
-                extensions: new Dictionary<string, object?> { ["idempotencyKey"] = key });
-        }
         var retention = IdempotencyKeys.Retention(configuration);
         var fingerprint = IdempotencyKey.Fingerprint(request);
-        var earlier = await held.FindAsync(retention, cancellationToken);
-        if (earlier is not null && earlier.RequestHash != fingerprint)
+        var (claim, entry) = await IdempotencyKeys.ClaimAsync(dataSource, caller.Workspace, key, NewId.NextGuid(),
+            IdempotencyKeys.Lease(configuration), retention, cancellationToken);
+        await using var held = claim;
+        if (held is null && entry.InProgress) return KeyInProgress(http, key);
+        if (entry.RequestHash is not null && entry.RequestHash != fingerprint)
             return Results.Problem(statusCode: StatusCodes.Status422UnprocessableEntity, title: "Idempotency-Key reused for another request",
-                detail: $"Idempotency-Key '{key}' was already used with a different request body (for run {earlier.RunId}). "
+                detail: $"Idempotency-Key '{key}' was already used with a different request body (for run {entry.RunId}). "
                         + "Use a new key for a new request, or repeat the first request unchanged.",
-                extensions: new Dictionary<string, object?> { ["idempotencyKey"] = key, ["runId"] = earlier.RunId });
-        if (earlier is not null && await AlignmentRunStore.GetAsync(dataSource, caller.Workspace, earlier.RunId, cancellationToken) is { } run)
+                extensions: new Dictionary<string, object?> { ["idempotencyKey"] = key, ["runId"] = entry.RunId });
+        if (entry.RequestHash is not null && await AlignmentRunStore.GetAsync(dataSource, caller.Workspace, entry.RunId, cancellationToken) is { } run)
         {
+            held?.MarkStarted();
             http.Response.Headers[IdempotencyKey.ReplayedHeaderName] = "true";
             return Results.Accepted($"/api/alignment-runs/{run.CorrelationId}", AlignmentRunResponse.From(run));
         }
+        if (held is null)
+            throw new InvalidOperationException($"Alignment run {entry.RunId} of Idempotency-Key '{key}' was acknowledged but cannot be read.");
+
         // Either the first request with this key, or one that reserved its run id and failed before the run existed (its
         // start may still be on its way): the same run id either way, so the saga makes one run of however many starts.
-        return earlier is not null
-            ? await CreateRunAsync(request, earlier.RunId, reserve: null, caller, metrics, annotations, catalog, start, dataSource, configuration,
-                cancellationToken)
-            : await CreateRunAsync(request, NewId.NextGuid(), runId => held.ReserveAsync(runId, fingerprint, retention, cancellationToken),
+        try
+        {
+            var result = await CreateRunAsync(request, held.RunId, _ => held.ReserveAsync(fingerprint, retention, cancellationToken),
                 caller, metrics, annotations, catalog, start, dataSource, configuration, cancellationToken);
+            if (result is IStatusCodeHttpResult { StatusCode: StatusCodes.Status202Accepted }) held.MarkStarted();
+            return result;
+        }
+        catch (IdempotencyKeys.LeaseLostException)
+        {
+            // This request outlived its lease while validating and a repeat took the key over: that one answers for it.
+            return KeyInProgress(http, key);
+        }
+    }
+
+    static IResult KeyInProgress(HttpContext http, string key)
+    {
+        http.Response.Headers.RetryAfter = "1";
+        return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "A request with this Idempotency-Key is in progress",
+            detail: $"An earlier request with Idempotency-Key '{key}' is still being processed. Send it again once that one has been answered.",
+            extensions: new Dictionary<string, object?> { ["idempotencyKey"] = key });
     }
 
     /// <summary>
     /// Validates the request and starts run <paramref name="runId"/>. <paramref name="reserve"/> runs once the request is
-    /// valid and before the start is sent: a refused request reserves nothing.
+    /// valid and before the start is sent: a refused request reserves nothing. No database connection is held across the
+    /// validation calls or the wait for the saga's acknowledgement.
     /// </summary>
     static async Task<IResult> CreateRunAsync(StartAlignmentRunRequest request, Guid runId, Func<Guid, Task>? reserve, Caller caller,
         IMetricsClient metrics, IAnnotationsClient annotations, ProviderCatalog catalog, IRequestClient<StartAlignmentRun> start,

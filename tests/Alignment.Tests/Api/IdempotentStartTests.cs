@@ -48,6 +48,21 @@ public sealed class Starting_a_run_with_an_idempotency_key(AlignmentAppFixture a
         return await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM alignment_runs WHERE metric_id = @metricId", new { metricId });
     }
 
+    Task<(IdempotencyKeys.Claim? Claim, IdempotencyKeys.Entry Entry)> ClaimAsync(string key, Guid? runId = null) =>
+        IdempotencyKeys.ClaimAsync(DataSource, TestTokens.Workspace, key, runId ?? Guid.NewGuid(), TimeSpan.FromMinutes(1), TimeSpan.FromHours(1),
+            CancellationToken.None);
+
+    sealed record KeyRow(string? RequestHash, Guid RunId, DateTime? LeaseUntil, DateTime? StartedAt);
+
+    async Task<KeyRow?> KeyAsync(string key)
+    {
+        await using var connection = await DataSource.OpenConnectionAsync();
+        return await connection.QuerySingleOrDefaultAsync<KeyRow>("""
+            SELECT request_hash AS RequestHash, run_id AS RunId, lease_until AS LeaseUntil, started_at AS StartedAt
+            FROM idempotency_keys WHERE workspace = @workspace AND key = @key
+            """, new { workspace = TestTokens.Workspace, key });
+    }
+
     [Fact]
     public async Task A_repeat_of_the_same_request_answers_the_first_run_and_starts_no_other()
     {
@@ -108,8 +123,8 @@ public sealed class Starting_a_run_with_an_idempotency_key(AlignmentAppFixture a
     {
         var (metricId, evaluationId) = AlignableMetric();
         var key = NewKey();
-        // What a request in progress holds, on any instance.
-        await using (var inProgress = await IdempotencyKeys.TryHoldAsync(DataSource, TestTokens.Workspace, key, CancellationToken.None))
+        // What a request in progress holds, on any instance: a live lease on the key's row.
+        await using (var inProgress = (await ClaimAsync(key)).Claim)
         {
             inProgress.Should().NotBeNull();
 
@@ -169,15 +184,116 @@ public sealed class Starting_a_run_with_an_idempotency_key(AlignmentAppFixture a
     }
 
     [Fact]
+    public async Task A_refused_request_leaves_no_row_for_its_key()
+    {
+        var (metricId, evaluationId) = AlignableMetric();
+        var key = NewKey();
+
+        var (unknownMetric, _) = await PostAsync(Body(Guid.NewGuid(), evaluationId), key);
+        var (invalid, _) = await PostAsync(Body(metricId, evaluationId, threshold: 40), key);
+
+        unknownMetric.StatusCode.Should().Be(HttpStatusCode.NotFound);
+        invalid.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        (await KeyAsync(key)).Should().BeNull("the claim of a refused request is deleted, not left leased");
+    }
+
+    [Fact]
+    public async Task A_started_key_keeps_its_run_and_holds_no_lease()
+    {
+        var (metricId, evaluationId) = AlignableMetric();
+        var key = NewKey();
+
+        var (response, body) = await PostAsync(Body(metricId, evaluationId), key);
+
+        response.StatusCode.Should().Be(HttpStatusCode.Accepted, body.ToJsonString());
+        var row = await KeyAsync(key);
+        row.Should().NotBeNull();
+        row!.RunId.Should().Be(Guid.Parse((string)body["id"]!));
+        row.LeaseUntil.Should().BeNull("the request released its lease when it was answered");
+        row.StartedAt.Should().NotBeNull();
+    }
+
+    [Fact]
+    public async Task A_key_whose_lease_ran_out_is_taken_over_and_starts_the_run_under_the_reserved_id()
+    {
+        var (metricId, evaluationId) = AlignableMetric();
+        var key = NewKey();
+        var reserved = Guid.NewGuid();
+        var request = new StartAlignmentRunRequest { MetricId = metricId, EvaluationIds = [evaluationId], DeltaThreshold = 2 };
+        // What a process killed while it waited for the saga leaves behind: the key reserved, its lease still running.
+        await using (var connection = await DataSource.OpenConnectionAsync())
+        {
+            await connection.ExecuteAsync("""
+                INSERT INTO idempotency_keys (workspace, key, request_hash, run_id, created_at, lease_id, lease_until)
+                VALUES (@workspace, @key, @hash, @reserved, now(), @leaseId, now() + interval '1 minute')
+                """, new { workspace = TestTokens.Workspace, key, hash = IdempotencyKey.Fingerprint(request), reserved, leaseId = Guid.NewGuid() });
+        }
+
+        var (whileLeased, _) = await PostAsync(Body(metricId, evaluationId), key);
+        await using (var connection = await DataSource.OpenConnectionAsync())
+            await connection.ExecuteAsync("UPDATE idempotency_keys SET lease_until = now() - interval '1 second' WHERE key = @key", new { key });
+        var (takenOver, body) = await PostAsync(Body(metricId, evaluationId), key);
+        var (repeat, repeatBody) = await PostAsync(Body(metricId, evaluationId), key);
+
+        whileLeased.StatusCode.Should().Be(HttpStatusCode.Conflict, "the lease of the killed request has not run out yet");
+        (await RunsOfMetricAsync(metricId)).Should().Be(1);
+        takenOver.StatusCode.Should().Be(HttpStatusCode.Accepted, body.ToJsonString());
+        ((string?)body["id"]).Should().Be(reserved.ToString(), "the start is sent again under the run id the key reserved");
+        takenOver.Headers.Contains(IdempotencyKey.ReplayedHeaderName).Should().BeFalse();
+        repeat.Headers.GetValues(IdempotencyKey.ReplayedHeaderName).Should().Equal("true");
+        ((string?)repeatBody["id"]).Should().Be(reserved.ToString());
+    }
+
+    [Fact]
+    public async Task A_key_whose_lease_ran_out_before_its_request_was_validated_is_a_new_key()
+    {
+        var (metricId, evaluationId) = AlignableMetric();
+        var key = NewKey();
+        // A process killed while it validated the request: the key claimed, bound to no request, its lease run out.
+        await using (var connection = await DataSource.OpenConnectionAsync())
+        {
+            await connection.ExecuteAsync("""
+                INSERT INTO idempotency_keys (workspace, key, request_hash, run_id, created_at, lease_id, lease_until)
+                VALUES (@workspace, @key, NULL, @runId, now(), @leaseId, now() - interval '1 second')
+                """, new { workspace = TestTokens.Workspace, key, runId = Guid.NewGuid(), leaseId = Guid.NewGuid() });
+        }
+
+        var (response, body) = await PostAsync(Body(metricId, evaluationId, threshold: 1), key);
+
+        response.StatusCode.Should().Be(HttpStatusCode.Accepted, body.ToJsonString());
+        response.Headers.Contains(IdempotencyKey.ReplayedHeaderName).Should().BeFalse();
+        (await KeyAsync(key))!.RequestHash.Should().NotBeNull();
+    }
+
+    [Fact]
+    public async Task Concurrent_requests_with_one_key_make_one_run_and_are_answered_with_it_or_told_to_retry()
+    {
+        var (metricId, evaluationId) = AlignableMetric();
+        var key = NewKey();
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => PostAsync(Body(metricId, evaluationId), key)));
+
+        answers.Select(a => a.Response.StatusCode).Should().OnlyContain(status => status == HttpStatusCode.Accepted || status == HttpStatusCode.Conflict);
+        var accepted = answers.Where(a => a.Response.StatusCode == HttpStatusCode.Accepted).ToList();
+        accepted.Select(a => (string?)a.Body["id"]).Distinct().Should().ContainSingle();
+        accepted.Count(a => !a.Response.Headers.Contains(IdempotencyKey.ReplayedHeaderName)).Should().Be(1,
+            "only the request that took the key started the run; the others replayed it");
+        answers.Where(a => a.Response.StatusCode == HttpStatusCode.Conflict)
+            .Should().OnlyContain(a => a.Response.Headers.RetryAfter != null);
+        (await RunsOfMetricAsync(metricId)).Should().Be(1);
+    }
+
+    [Fact]
     public async Task A_retry_after_a_failure_between_the_key_and_the_run_starts_the_reserved_run()
     {
         var (metricId, evaluationId) = AlignableMetric();
         var key = NewKey();
         var reserved = Guid.NewGuid();
         var request = new StartAlignmentRunRequest { MetricId = metricId, EvaluationIds = [evaluationId], DeltaThreshold = 2 };
-        // The state a request leaves when it stored the key and then failed (crash, broker timeout) before the saga stored the run.
-        await using (var interrupted = await IdempotencyKeys.TryHoldAsync(DataSource, TestTokens.Workspace, key, CancellationToken.None))
-            await interrupted!.ReserveAsync(reserved, IdempotencyKey.Fingerprint(request), TimeSpan.FromHours(1), CancellationToken.None);
+        // The state a request leaves when it stored the key and then failed (broker timeout, client gone) before the saga
+        // stored the run: the key reserved, its lease released.
+        await using (var interrupted = (await ClaimAsync(key, reserved)).Claim)
+            await interrupted!.ReserveAsync(IdempotencyKey.Fingerprint(request), TimeSpan.FromHours(1), CancellationToken.None);
 
         var (response, body) = await PostAsync(Body(metricId, evaluationId), key);
         var (repeat, repeatBody) = await PostAsync(Body(metricId, evaluationId), key);
