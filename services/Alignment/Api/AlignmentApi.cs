@@ -38,7 +38,7 @@ public static class AlignmentApi
         runs.MapPost("/", StartAsync).WithName("StartAlignmentRun").RequireAuthorization(Policies.Edit)
             .Produces<AlignmentRunResponse>(StatusCodes.Status202Accepted).ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
-            .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity).ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         runs.MapGet("/{id:guid}", (Guid id, Caller caller, NpgsqlDataSource dataSource, CancellationToken cancellationToken) =>
                 GetAsync(id, caller, dataSource, cache, cancellationToken))
             .WithName("GetAlignmentRun").Produces<AlignmentRunResponse>().ProducesProblem(StatusCodes.Status404NotFound);
@@ -65,16 +65,21 @@ public static class AlignmentApi
     /// process that dies leaves a lease that runs out. The key is stored with the run id before the start is sent, so a
     /// retry after a failure or a crash at any point sends the start again under the same run id, which the saga applies
     /// once. A refused request releases the key unbound, so the corrected request may use it.
+    /// An instance works on at most Alignment:Api:MaxConcurrentStarts starts at once; the others wait in order, and beyond
+    /// Alignment:Api:MaxQueuedStarts waiting a start is refused with 503 and Retry-After (<see cref="StartAdmission"/>).
     /// </summary>
     static async Task<IResult> StartAsync(StartAlignmentRunRequest? request, HttpContext http, Caller caller, IMetricsClient metrics,
         IAnnotationsClient annotations, ProviderCatalog catalog, IRequestClient<StartAlignmentRun> start, NpgsqlDataSource dataSource,
-        IConfiguration configuration, CancellationToken cancellationToken)
+        IConfiguration configuration, StartAdmission admission, CancellationToken cancellationToken)
     {
         var (key, keyError) = IdempotencyKey.Read(http.Request.Headers);
         if (keyError is not null)
             return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid Idempotency-Key", detail: keyError);
         if (request is null)
             return Results.ValidationProblem(new Dictionary<string, string[]> { ["body"] = ["A JSON body is required."] });
+        // Before the key is taken: a start waiting its turn holds no lease and no connection.
+        using var admitted = await admission.EnterAsync(cancellationToken);
+        if (!admitted.IsAcquired) return StartsQueueFull(http, admission);
         if (key is null)
             return await CreateRunAsync(request, NewId.NextGuid(), reserve: null, caller, metrics, annotations, catalog, start, dataSource,
                 configuration, cancellationToken);
@@ -121,6 +126,15 @@ public static class AlignmentApi
         return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "A request with this Idempotency-Key is in progress",
             detail: $"An earlier request with Idempotency-Key '{key}' is still being processed. Send it again once that one has been answered.",
             extensions: new Dictionary<string, object?> { ["idempotencyKey"] = key });
+    }
+
+    static IResult StartsQueueFull(HttpContext http, StartAdmission admission)
+    {
+        http.Response.Headers.RetryAfter = "2";
+        return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Too many starts waiting",
+            detail: $"This instance is working on {admission.MaxConcurrent} starts with {admission.MaxQueued} more waiting, the most it queues "
+                    + $"({StartAdmission.MaxQueuedKey}). Nothing was started: send the request again after Retry-After, with the same "
+                    + "Idempotency-Key if it had one.");
     }
 
     /// <summary>

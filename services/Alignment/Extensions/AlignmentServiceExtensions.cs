@@ -34,6 +34,7 @@ public static class AlignmentServiceExtensions
         builder.Services.AddSingleton<IRunStatusReader, DatabaseRunStatusReader>();
         builder.Services.AddHostedService<StalledRunSweeper>();
         builder.Services.AddExceptionHandler<DependencyFailureHandler>();
+        builder.Services.AddSingleton<StartAdmission>();
         builder.Services.AddPublishObserver<RunOutcomeMetrics>();
 
         // Unique per process, so that each instance has its own cancellation queue (fan-out).

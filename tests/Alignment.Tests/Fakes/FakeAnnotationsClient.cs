@@ -16,11 +16,15 @@ public sealed class FakeAnnotationsClient : IAnnotationsClient
     /// <summary>Every stream of resolved rows asked for, with the workspace it was asked in.</summary>
     public ConcurrentQueue<(string Workspace, Guid MetricId)> StreamCalls { get; } = new();
 
-    public Task<IReadOnlyList<EligibleEvaluation>> GetEligibleEvaluationsAsync(string workspace, Guid metricId, CancellationToken cancellationToken)
+    /// <summary>When set, every eligibility lookup (the start's, never the worker's) waits for it before answering.</summary>
+    public Func<CancellationToken, Task>? EligibilityAnswering { get; set; }
+
+    public async Task<IReadOnlyList<EligibleEvaluation>> GetEligibleEvaluationsAsync(string workspace, Guid metricId, CancellationToken cancellationToken)
     {
-        if (!Eligible.TryGetValue(metricId, out var list)) return Task.FromResult<IReadOnlyList<EligibleEvaluation>>([]);
+        if (EligibilityAnswering is { } answering) await answering(cancellationToken);
+        if (!Eligible.TryGetValue(metricId, out var list)) return [];
         lock (list)
-            return Task.FromResult<IReadOnlyList<EligibleEvaluation>>(list.Where(e => WorkspaceOf(e.EvaluationId) == workspace).ToList());
+            return list.Where(e => WorkspaceOf(e.EvaluationId) == workspace).ToList();
     }
 
     public IAsyncEnumerable<ResolvedRow> StreamResolvedRowsAsync(string workspace, Guid metricId, IReadOnlyList<Guid> evaluationIds, CancellationToken cancellationToken)
