@@ -1,21 +1,15 @@
 extern alias alignment;
 extern alias metrics;
 
-using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Http.Json;
-using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
 using alignment::MetricAlignment.Alignment.Clients;
 using MassTransit;
 using MetricAlignment.Contracts;
 using MetricAlignment.ServiceDefaults;
 using MetricAlignment.TestSupport;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using AlignmentProgram = alignment::Program;
 using MetricsProgram = metrics::Program;
 
@@ -28,83 +22,45 @@ namespace MetricAlignment.Concurrency.Tests;
 /// </summary>
 public sealed class ConcurrencyServices : IAsyncLifetime
 {
-    WebApplicationFactory<MetricsProgram> metricsService = null!;
-    WebApplicationFactory<AlignmentProgram> alignmentService = null!;
-    IBusControl counterBus = null!;
-    string metricsDatabase = null!;
-    string alignmentDatabase = null!;
-    string virtualHost = null!;
+    readonly InProcessServices services = new();
+    InProcessService<MetricsProgram> metricsService = null!;
+    IBusControl? counterBus;
 
     public HttpClient Metrics { get; private set; } = null!;
     public HttpClient Alignment { get; private set; } = null!;
     public FewRowsAnnotations Annotations { get; } = new();
     public PublishedEvents Events { get; } = new();
-    public IBus MetricsBus => metricsService.Services.GetRequiredService<IBus>();
+    public IBus MetricsBus => metricsService.Factory.Services.GetRequiredService<IBus>();
 
     public async Task InitializeAsync()
     {
-        metricsDatabase = await TestInfrastructure.CreateDatabaseAsync("conc_metrics");
-        alignmentDatabase = await TestInfrastructure.CreateDatabaseAsync("conc_alignment");
-        virtualHost = await TestInfrastructure.CreateVirtualHostAsync("concurrency");
+        var metricsDatabase = await services.DatabaseAsync("conc_metrics");
+        var alignmentDatabase = await services.DatabaseAsync("conc_alignment");
+        var virtualHost = await services.VirtualHostAsync("concurrency");
 
-        metricsService = new WebApplicationFactory<MetricsProgram>().WithWebHostBuilder(web =>
-        {
-            web.UseSetting("ConnectionStrings:metricsdb", metricsDatabase);
-            web.UseSetting("ConnectionStrings:messaging", virtualHost);
-        });
-        Metrics = metricsService.CreateClient().As(Roles.MetricEditor);
-        Metrics.Timeout = TimeSpan.FromSeconds(30);
-        (await Metrics.GetAsync("/health")).EnsureSuccessStatusCode();
+        metricsService = services.Start<MetricsProgram>("metricsdb", metricsDatabase, virtualHost);
+        Metrics = await services.ClientAsync(metricsService, Roles.MetricEditor, TimeSpan.FromSeconds(30));
 
-        alignmentService = new WebApplicationFactory<AlignmentProgram>().WithWebHostBuilder(web =>
-        {
-            web.UseSetting("ConnectionStrings:alignmentdb", alignmentDatabase);
-            web.UseSetting("ConnectionStrings:messaging", virtualHost);
-            web.UseSetting("Alignment:Worker:ConcurrentRuns", "8");
-            web.UseSetting("Alignment:Worker:HeartbeatInterval", "00:00:02");
-            web.ConfigureTestServices(services =>
-            {
-                services.RemoveAll<IMetricsClient>();
-                services.RemoveAll<IAnnotationsClient>();
-                services.AddSingleton<IMetricsClient>(new MetricsClient(metricsService.CreateClient().AsService(TestTokens.Workspace)));
-                services.AddSingleton<IAnnotationsClient>(Annotations);
-            });
-        });
-        Alignment = alignmentService.CreateClient().As(Roles.MetricEditor);
-        Alignment.Timeout = TimeSpan.FromSeconds(45);
-        (await Alignment.GetAsync("/health")).EnsureSuccessStatusCode();
+        var alignmentService = services.Start<AlignmentProgram>("alignmentdb", alignmentDatabase, virtualHost,
+            InProcessServices.AlignmentWorker(concurrentRuns: 8, heartbeatInterval: TimeSpan.FromSeconds(2)),
+            testServices => testServices
+                .ReplaceAll<IMetricsClient>(new MetricsClient(metricsService.Factory.CreateClient().AsService(TestTokens.Workspace)))
+                .ReplaceAll<IAnnotationsClient>(Annotations));
+        Alignment = await services.ClientAsync(alignmentService, Roles.MetricEditor, TimeSpan.FromSeconds(45));
 
-        var messaging = new Uri(virtualHost);
-        var credentials = messaging.UserInfo.Split(':', 2).Select(Uri.UnescapeDataString).ToArray();
-        counterBus = Bus.Factory.CreateUsingRabbitMq(bus =>
+        counterBus = await CountingBus.StartAsync(virtualHost, "concurrency-published-events", endpoint =>
         {
-            bus.Host(new Uri($"rabbitmq://{messaging.Host}:{messaging.Port}{messaging.AbsolutePath}"), host =>
-            {
-                host.Username(credentials[0]);
-                host.Password(credentials[1]);
-            });
-            bus.ReceiveEndpoint("concurrency-published-events", endpoint =>
-            {
-                endpoint.Handler<MetricVersioned>(c => Events.Record("MetricVersioned", c.Message.RunId, c.MessageId));
-                endpoint.Handler<MetricForked>(c => Events.Record("MetricForked", c.Message.RunId, c.MessageId));
-                endpoint.Handler<AlignmentRunAccepted>(c => Events.Record("AlignmentRunAccepted", c.Message.RunId, c.MessageId));
-                endpoint.Handler<AlignmentRunCancelled>(c => Events.Record("AlignmentRunCancelled", c.Message.RunId, c.MessageId));
-            });
+            endpoint.Handler<MetricVersioned>(c => Events.Record(c, c.Message.RunId));
+            endpoint.Handler<MetricForked>(c => Events.Record(c, c.Message.RunId));
+            endpoint.Handler<AlignmentRunAccepted>(c => Events.Record(c, c.Message.RunId));
+            endpoint.Handler<AlignmentRunCancelled>(c => Events.Record(c, c.Message.RunId));
         });
-        using var started = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await counterBus.StartAsync(started.Token);
     }
 
     public async Task DisposeAsync()
     {
-        if (counterBus is not null) await counterBus.StopAsync(new CancellationTokenSource(TimeSpan.FromSeconds(20)).Token);
-        Alignment?.Dispose();
-        Metrics?.Dispose();
-        if (alignmentService is not null) await alignmentService.DisposeAsync();
-        if (metricsService is not null) await metricsService.DisposeAsync();
-        await TestInfrastructure.DropDatabaseAsync(alignmentDatabase);
-        await TestInfrastructure.DropDatabaseAsync(metricsDatabase);
-        await TestInfrastructure.DeleteVirtualHostAsync(virtualHost);
+        await CountingBus.StopAsync(counterBus);
+        await services.DisposeAsync();
     }
 
     public async Task<Guid> CreateCustomMetricAsync()
@@ -166,64 +122,21 @@ public sealed class ConcurrencyServices : IAsyncLifetime
 
     public static string Status(JsonObject run) => (string)run["status"]!;
 
-    /// <summary>What a consumer bound to the events' exchanges received, per event type and run, by distinct message id.</summary>
-    public sealed class PublishedEvents
-    {
-        readonly ConcurrentDictionary<(string Type, Guid RunId), ConcurrentDictionary<Guid, int>> received = new();
-
-        public Task Record(string type, Guid runId, Guid? messageId)
-        {
-            received.GetOrAdd((type, runId), _ => new()).AddOrUpdate(messageId ?? Guid.NewGuid(), 1, (_, n) => n + 1);
-            return Task.CompletedTask;
-        }
-
-        public int Count(string type, Guid runId) => received.TryGetValue((type, runId), out var messages) ? messages.Count : 0;
-        public int Total(string type, IEnumerable<Guid> runIds) => runIds.Sum(id => Count(type, id));
-
-        /// <summary>Waits until every run has at least one event of the type (or the bound passes), then a moment for duplicates.</summary>
-        public async Task SettleAsync(string type, IEnumerable<Guid> runIds, TimeSpan within)
-        {
-            var deadline = DateTime.UtcNow + within;
-            while (runIds.Any(id => Count(type, id) == 0) && DateTime.UtcNow < deadline) await Task.Delay(100);
-            await Task.Delay(TimeSpan.FromSeconds(2));
-        }
-    }
-
     /// <summary>Eligible evaluations per metric, and six resolved rows of which three disagree by two points or more.</summary>
-    public sealed class FewRowsAnnotations : IAnnotationsClient
+    public sealed class FewRowsAnnotations() : ScriptedAnnotations<EligibleEvaluation>(SixRows), IAnnotationsClient
     {
-        readonly ConcurrentDictionary<Guid, ConcurrentBag<EligibleEvaluation>> eligible = new();
-
-        public EligibleEvaluation AddEvaluation(Guid metricId)
+        static readonly ScriptedRows SixRows = new()
         {
-            var evaluation = new EligibleEvaluation
-            {
-                EvaluationId = Guid.NewGuid(), Name = "race evaluation", Status = "completed", CreatedAt = DateTimeOffset.UtcNow,
-                RowCount = 6, ResolvedRowCount = 6,
-            };
-            eligible.GetOrAdd(metricId, _ => []).Add(evaluation);
-            return evaluation;
-        }
+            Scores = [(5.0, 3.0), (4.0, 4.0), (5.0, 2.0), (3.0, 3.0), (4.0, 2.0), (2.0, 2.0)],
+            MetricKey = "tone", Input = "Reply to the complaint.", Output = "We are sorry.",
+            JudgeExplanation = "Polite enough.", ReviewerComment = "Too curt.",
+        };
 
-        public Task<IReadOnlyList<EligibleEvaluation>> GetEligibleEvaluationsAsync(string workspace, Guid metricId, CancellationToken cancellationToken) =>
-            Task.FromResult<IReadOnlyList<EligibleEvaluation>>(workspace == TestTokens.Workspace && eligible.TryGetValue(metricId, out var list) ? [.. list] : []);
-
-        public async IAsyncEnumerable<ResolvedRow> StreamResolvedRowsAsync(string workspace, Guid metricId, IReadOnlyList<Guid> evaluationIds,
-            [EnumeratorCancellation] CancellationToken cancellationToken)
+        public EligibleEvaluation AddEvaluation(Guid metricId) => AddEligible(metricId, new EligibleEvaluation
         {
-            await Task.Yield();
-            foreach (var (judge, human) in new[] { (5.0, 3.0), (4.0, 4.0), (5.0, 2.0), (3.0, 3.0), (4.0, 2.0), (2.0, 2.0) })
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                yield return new ResolvedRow
-                {
-                    RowId = Guid.NewGuid(), EvaluationId = evaluationIds[0], Input = new RowInput { Text = "Reply to the complaint." },
-                    Output = "We are sorry.", MetricId = metricId, MetricKey = "tone", JudgeScore = judge, ResolvedScore = human,
-                    JudgeExplanation = "Polite enough.", ResolutionMethod = "single_reviewer",
-                    Reviewers = [new ReviewerAnnotation { ReviewerId = "r1", Score = human, Comment = "Too curt.", AnnotatedAt = DateTimeOffset.UtcNow }],
-                };
-            }
-        }
+            EvaluationId = Guid.NewGuid(), Name = "race evaluation", Status = "completed", CreatedAt = DateTimeOffset.UtcNow,
+            RowCount = 6, ResolvedRowCount = 6,
+        });
     }
 }
 

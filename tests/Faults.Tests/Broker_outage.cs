@@ -78,7 +78,7 @@ public sealed class Broker_outage(FaultServices services, ITestOutputHelper outp
             $"final states: {string.Join(", ", settled.Values.GroupBy(s => s).Select(g => $"{g.Key} {g.Count()}"))}");
         output.WriteLine($"Accept requests: {string.Join(", ", acceptStatuses.Select(s => $"{s.Key}: {s.Value}"))}");
         output.WriteLine($"Runs accepted: {accepted.Values.Count(s => s == "accepted")}; MetricForked/MetricVersioned published (distinct message ids): " +
-            $"{services.Events.Total}, deliveries to the counting consumer: {services.Events.TotalDeliveries}; " +
+            $"{services.Events.TotalMessages}, deliveries to the counting consumer: {services.Events.TotalDeliveries}; " +
             $"events lost: {perRun.Values.Count(c => c == 0)}; runs with more than one event: {perRun.Values.Count(c => c > 1)}");
 
         perRun.Values.Should().OnlyContain(count => count == 1, "every accepted run publishes exactly one MetricForked or MetricVersioned");

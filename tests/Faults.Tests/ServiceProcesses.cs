@@ -19,7 +19,7 @@ namespace MetricAlignment.Faults.Tests;
 /// </summary>
 public sealed class ServiceProcesses : IAsyncLifetime
 {
-    IBusControl eventCounterBus = null!;
+    IBusControl? eventCounterBus;
 
     public ServiceStack Stack { get; private set; } = null!;
     /// <summary>The services' output and the hooks' signal files: .state/faults/&lt;time&gt;, git-ignored.</summary>
@@ -49,34 +49,18 @@ public sealed class ServiceProcesses : IAsyncLifetime
         FluencyMetricId = fluency!["id"]!.GetValue<Guid>();
         FluencyEvaluationId = await ImportEvaluationAsync("fluency");
 
-        var broker = new Uri(Stack.Messaging);
-        var credentials = broker.UserInfo.Split(':', 2);
-        eventCounterBus = Bus.Factory.CreateUsingRabbitMq(bus =>
+        eventCounterBus = await CountingBus.StartAsync(Stack.Messaging, "faults-process-kills-metric-changes", endpoint =>
         {
-            bus.Host(broker.Host, (ushort)broker.Port, Uri.UnescapeDataString(broker.AbsolutePath.Trim('/')), host =>
-            {
-                host.Username(Uri.UnescapeDataString(credentials[0]));
-                host.Password(Uri.UnescapeDataString(credentials[1]));
-            });
-            bus.ReceiveEndpoint("faults-process-kills-metric-changes", endpoint =>
-            {
-                endpoint.Handler<MetricVersioned>(context => Events.Record(context.Message.RunId, context.MessageId));
-                endpoint.Handler<MetricForked>(context => Events.Record(context.Message.RunId, context.MessageId));
-            });
+            endpoint.Handler<MetricVersioned>(context => Events.Record(context.Message.RunId, context.MessageId));
+            endpoint.Handler<MetricForked>(context => Events.Record(context.Message.RunId, context.MessageId));
         });
-        using var started = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await eventCounterBus.StartAsync(started.Token);
     }
 
     public async Task DisposeAsync()
     {
         try
         {
-            if (eventCounterBus is not null)
-            {
-                using var stopping = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-                await eventCounterBus.StopAsync(stopping.Token);
-            }
+            await CountingBus.StopAsync(eventCounterBus);
             Metrics?.Dispose();
             Annotations?.Dispose();
         }

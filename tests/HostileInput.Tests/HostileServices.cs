@@ -5,11 +5,7 @@ using alignment::MetricAlignment.Alignment.Clients;
 using annotations::MetricAlignment.Annotations.Metrics;
 using MetricAlignment.ServiceDefaults;
 using MetricAlignment.TestSupport;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using AlignmentProgram = alignment::Program;
 using AnnotationsProgram = annotations::Program;
 using MetricsProgram = metrics::Program;
@@ -31,9 +27,7 @@ public sealed class HostileServices : IAsyncLifetime
     public const long ImportMaxBodyBytes = 8L << 20;
     public const long ImportMaxLineBytes = 256L << 10;
 
-    readonly List<string> databases = [];
-    readonly List<string> virtualHosts = [];
-    readonly List<IDisposable> disposables = [];
+    readonly InProcessServices services = new();
 
     public ServiceUnderTest Metrics { get; private set; } = null!;
     public ServiceUnderTest Annotations { get; private set; } = null!;
@@ -42,80 +36,25 @@ public sealed class HostileServices : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var metricsDb = await DatabaseAsync("hostile_metrics");
-        var metricsVhost = await VirtualHostAsync("hostile-metrics");
-        var metricsFactory = Track(new WebApplicationFactory<MetricsProgram>().WithWebHostBuilder(web =>
+        var metrics = await services.StartIsolatedAsync<MetricsProgram>("hostile", "metricsdb");
+        Metrics = new("Metrics", await services.ClientAsync(metrics, Roles.Admin), metrics.Database);
+
+        var annotations = await services.StartIsolatedAsync<AnnotationsProgram>("hostile", "annotationsdb", new Dictionary<string, string>
         {
-            web.UseSetting("ConnectionStrings:metricsdb", metricsDb);
-            web.UseSetting("ConnectionStrings:messaging", metricsVhost);
-        }));
-        Metrics = new("Metrics", Track(metricsFactory.CreateClient().As(Roles.Admin)), metricsDb);
+            ["Annotations:MetricsServiceUrl"] = "http://localhost/",
+            ["Annotations:Import:MaxBodyBytes"] = ImportMaxBodyBytes.ToString(),
+            ["Annotations:Import:MaxLineBytes"] = ImportMaxLineBytes.ToString(),
+        }, testServices => testServices.AddHttpClient<IMetricCatalog, HttpMetricCatalog>().CallingInProcess(metrics));
+        Annotations = new("Annotations", await services.ClientAsync(annotations, Roles.Admin), annotations.Database);
 
-        var annotationsDb = await DatabaseAsync("hostile_annotations");
-        var annotationsVhost = await VirtualHostAsync("hostile-annotations");
-        var annotationsFactory = Track(new WebApplicationFactory<AnnotationsProgram>().WithWebHostBuilder(web =>
-        {
-            web.UseSetting("ConnectionStrings:annotationsdb", annotationsDb);
-            web.UseSetting("ConnectionStrings:messaging", annotationsVhost);
-            web.UseSetting("Annotations:MetricsServiceUrl", "http://localhost/");
-            web.UseSetting("Annotations:Import:MaxBodyBytes", ImportMaxBodyBytes.ToString());
-            web.UseSetting("Annotations:Import:MaxLineBytes", ImportMaxLineBytes.ToString());
-            web.ConfigureTestServices(services => services.AddHttpClient<IMetricCatalog, HttpMetricCatalog>()
-                .ConfigurePrimaryHttpMessageHandler(() => metricsFactory.Server.CreateHandler()));
-        }));
-        Annotations = new("Annotations", Track(annotationsFactory.CreateClient().As(Roles.Admin)), annotationsDb);
-
-        var alignmentDb = await DatabaseAsync("hostile_alignment");
-        var alignmentVhost = await VirtualHostAsync("hostile-alignment");
-        var alignmentFactory = Track(new WebApplicationFactory<AlignmentProgram>().WithWebHostBuilder(web =>
-        {
-            web.UseSetting("ConnectionStrings:alignmentdb", alignmentDb);
-            web.UseSetting("ConnectionStrings:messaging", alignmentVhost);
-            web.ConfigureTestServices(services =>
-            {
-                services.RemoveAll<IMetricsClient>();
-                services.RemoveAll<IAnnotationsClient>();
-                services.AddSingleton<IMetricsClient>(new FakeMetricsClient());
-                services.AddSingleton<IAnnotationsClient>(new FakeAnnotationsClient());
-            });
-        }));
-        Alignment = new("Alignment", Track(alignmentFactory.CreateClient().As(Roles.Admin)), alignmentDb);
-
-        foreach (var service in All)
-            (await service.Client.GetAsync("/health")).EnsureSuccessStatusCode();
+        var alignment = await services.StartIsolatedAsync<AlignmentProgram>("hostile", "alignmentdb", testServices: testServices => testServices
+            .ReplaceAll<IMetricsClient>(new FakeMetricsClient())
+            .ReplaceAll<IAnnotationsClient>(new FakeAnnotationsClient()));
+        Alignment = new("Alignment", await services.ClientAsync(alignment, Roles.Admin), alignment.Database);
     }
 
-    async Task<string> DatabaseAsync(string prefix)
-    {
-        var connectionString = await TestInfrastructure.CreateDatabaseAsync(prefix);
-        databases.Add(connectionString);
-        return connectionString;
-    }
-
-    async Task<string> VirtualHostAsync(string prefix)
-    {
-        var connectionString = await TestInfrastructure.CreateVirtualHostAsync(prefix);
-        virtualHosts.Add(connectionString);
-        return connectionString;
-    }
-
-    T Track<T>(T disposable) where T : IDisposable
-    {
-        disposables.Add(disposable);
-        return disposable;
-    }
-
-    public async Task DisposeAsync()
-    {
-        // Clients before their factories, Alignment and Annotations before the Metrics service they call.
-        for (var i = disposables.Count - 1; i >= 0; i--)
-        {
-            if (disposables[i] is IAsyncDisposable asyncDisposable) await asyncDisposable.DisposeAsync();
-            else disposables[i].Dispose();
-        }
-        foreach (var database in databases) await TestInfrastructure.DropDatabaseAsync(database);
-        foreach (var virtualHost in virtualHosts) await TestInfrastructure.DeleteVirtualHostAsync(virtualHost);
-    }
+    // Clients before their services, Alignment and Annotations before the Metrics service they call.
+    public Task DisposeAsync() => services.DisposeAsync().AsTask();
 }
 
 [CollectionDefinition(Name)]

@@ -9,9 +9,6 @@ using alignment::MetricAlignment.Alignment.Clients;
 using annotations::MetricAlignment.Annotations.Metrics;
 using MetricAlignment.ServiceDefaults;
 using MetricAlignment.TestSupport;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit.Abstractions;
 using Xunit.Sdk;
@@ -24,6 +21,9 @@ namespace MetricAlignment.Security.Tests;
 /// <summary>One service under attack: how to reach it, its endpoints (through its services) and its database.</summary>
 public sealed record ServiceUnderTest(string Name, IServiceProvider Services, Func<DelegatingHandler[], HttpClient> NewClient, string DatabaseConnectionString)
 {
+    public static ServiceUnderTest Of<TProgram>(string name, InProcessService<TProgram> service) where TProgram : class =>
+        new(name, service.Factory.Services, handlers => service.Factory.CreateDefaultClient(handlers), service.Database);
+
     public override string ToString() => Name;
 }
 
@@ -46,9 +46,7 @@ public sealed class SecuredServices(IMessageSink diagnostics) : IAsyncLifetime
 {
     static readonly TimeSpan RunSettleTimeout = TimeSpan.FromSeconds(60);
 
-    readonly List<string> databases = [];
-    readonly List<string> virtualHosts = [];
-    readonly List<IDisposable> disposables = [];
+    readonly InProcessServices services = new();
     DefaultWorkspaceData? data;
     string? dataProblem;
 
@@ -66,41 +64,21 @@ public sealed class SecuredServices(IMessageSink diagnostics) : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var metricsDb = await DatabaseAsync("security_metrics");
-        var metricsVhost = await VirtualHostAsync("security-metrics");
-        var metricsFactory = Track(new WebApplicationFactory<MetricsProgram>().WithWebHostBuilder(web =>
-        {
-            web.UseSetting("ConnectionStrings:metricsdb", metricsDb);
-            web.UseSetting("ConnectionStrings:messaging", metricsVhost);
-        }));
-        Metrics = new("Metrics", metricsFactory.Services, handlers => metricsFactory.CreateDefaultClient(handlers), metricsDb);
+        var metrics = await services.StartIsolatedAsync<MetricsProgram>("security", "metricsdb");
+        Metrics = ServiceUnderTest.Of("Metrics", metrics);
 
-        var annotationsDb = await DatabaseAsync("security_annotations");
-        var annotationsVhost = await VirtualHostAsync("security-annotations");
-        var annotationsFactory = Track(new WebApplicationFactory<AnnotationsProgram>().WithWebHostBuilder(web =>
-        {
-            web.UseSetting("ConnectionStrings:annotationsdb", annotationsDb);
-            web.UseSetting("ConnectionStrings:messaging", annotationsVhost);
-            web.UseSetting("Annotations:MetricsServiceUrl", "http://localhost/");
-            web.ConfigureTestServices(services => services.AddHttpClient<IMetricCatalog, HttpMetricCatalog>()
-                .ConfigurePrimaryHttpMessageHandler(() => metricsFactory.Server.CreateHandler()));
-        }));
-        Annotations = new("Annotations", annotationsFactory.Services, handlers => annotationsFactory.CreateDefaultClient(handlers), annotationsDb);
+        var annotations = await services.StartIsolatedAsync<AnnotationsProgram>("security", "annotationsdb",
+            new Dictionary<string, string> { ["Annotations:MetricsServiceUrl"] = "http://localhost/" },
+            testServices => testServices.AddHttpClient<IMetricCatalog, HttpMetricCatalog>().CallingInProcess(metrics));
+        Annotations = ServiceUnderTest.Of("Annotations", annotations);
 
-        var alignmentDb = await DatabaseAsync("security_alignment");
-        var alignmentVhost = await VirtualHostAsync("security-alignment");
-        var alignmentFactory = Track(new WebApplicationFactory<AlignmentProgram>().WithWebHostBuilder(web =>
+        // The real clients with their token handlers; only the transport is in process.
+        var alignment = await services.StartIsolatedAsync<AlignmentProgram>("security", "alignmentdb", testServices: testServices =>
         {
-            web.UseSetting("ConnectionStrings:alignmentdb", alignmentDb);
-            web.UseSetting("ConnectionStrings:messaging", alignmentVhost);
-            // The real clients with their token handlers; only the transport is in process.
-            web.ConfigureTestServices(services =>
-            {
-                services.AddHttpClient<IMetricsClient, MetricsClient>().ConfigurePrimaryHttpMessageHandler(() => metricsFactory.Server.CreateHandler());
-                services.AddHttpClient<IAnnotationsClient, AnnotationsClient>().ConfigurePrimaryHttpMessageHandler(() => annotationsFactory.Server.CreateHandler());
-            });
-        }));
-        Alignment = new("Alignment", alignmentFactory.Services, handlers => alignmentFactory.CreateDefaultClient(handlers), alignmentDb);
+            testServices.AddHttpClient<IMetricsClient, MetricsClient>().CallingInProcess(metrics);
+            testServices.AddHttpClient<IAnnotationsClient, AnnotationsClient>().CallingInProcess(annotations);
+        });
+        Alignment = ServiceUnderTest.Of("Alignment", alignment);
 
         foreach (var service in All)
         {
@@ -239,38 +217,12 @@ public sealed class SecuredServices(IMessageSink diagnostics) : IAsyncLifetime
         }
     }
 
-    async Task<string> DatabaseAsync(string prefix)
-    {
-        var connectionString = await TestInfrastructure.CreateDatabaseAsync(prefix);
-        databases.Add(connectionString);
-        return connectionString;
-    }
-
-    async Task<string> VirtualHostAsync(string prefix)
-    {
-        var connectionString = await TestInfrastructure.CreateVirtualHostAsync(prefix);
-        virtualHosts.Add(connectionString);
-        return connectionString;
-    }
-
-    T Track<T>(T disposable) where T : IDisposable
-    {
-        lock (disposables) disposables.Add(disposable);
-        return disposable;
-    }
-
     public async Task DisposeAsync()
     {
         // The suite's figures, once every test of the collection has run (xunit.runner.json shows diagnostic messages).
         diagnostics.OnMessage(new DiagnosticMessage(Total.Summary("Security suite (all tests)")));
-        // Clients before their factories, Alignment and Annotations before the services they call.
-        for (var i = disposables.Count - 1; i >= 0; i--)
-        {
-            if (disposables[i] is IAsyncDisposable asyncDisposable) await asyncDisposable.DisposeAsync();
-            else disposables[i].Dispose();
-        }
-        foreach (var database in databases) await TestInfrastructure.DropDatabaseAsync(database);
-        foreach (var virtualHost in virtualHosts) await TestInfrastructure.DeleteVirtualHostAsync(virtualHost);
+        // Alignment and Annotations before the services they call.
+        await services.DisposeAsync();
     }
 }
 
