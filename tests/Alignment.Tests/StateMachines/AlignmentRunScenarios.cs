@@ -297,6 +297,24 @@ public sealed class When_an_aligned_custom_metric_run_is_accepted : AlignmentRun
     }
 
     [Fact]
+    public async Task A_fork_answer_to_its_version_request_changes_nothing_and_the_version_answer_still_accepts_it()
+    {
+        await AlignedAsync("custom");
+        await Send(Accept());
+        await Send(ForkCreated(Guid.NewGuid()));
+
+        Run().CurrentState.Should().Be("Accepting", "the run asked for a version, so a fork cannot be its change");
+        Run().Outcome.Should().BeNull();
+        Published<MetricForked>().Should().Be(0);
+
+        await Send(new MetricVersionCreated { RunId = RunId, MetricId = MetricId, MetricKey = "faithfulness", PreviousVersion = 3, NewVersion = 4, CreatedAt = DateTimeOffset.UtcNow });
+
+        Run().CurrentState.Should().Be("Accepted");
+        Run().Outcome.Should().Be("versioned");
+        (await PublishedOnce<AlignmentRunAccepted>()).Context.Message.Forked.Should().BeFalse();
+    }
+
+    [Fact]
     public async Task A_refusal_returns_it_to_aligned_with_the_reason()
     {
         await AlignedAsync("custom");

@@ -150,14 +150,16 @@ public sealed class AlignmentRunStateMachine : MassTransitStateMachine<Alignment
             When(Start).ThenAsync(Acknowledge),
             Ignore(Cancel), Ignore(AcceptRequested), Ignore(Discard), Ignore(Retry),
             Ignore(ExecutionStarted), Ignore(Progressed), Ignore(Completed), Ignore(PhaseFailed),
-            When(ForkCreated)
+            // Only the answer to the request this run sent (a fork for a built-in metric, a version for a custom one)
+            // accepts it; the other kind cannot be about this run's change, and is left alone.
+            When(ForkCreated).If(AskedForAFork, fork => fork
                 .Then(c => RecordOutcome(c.Saga, "forked", c.Message.NewMetricId, c.Message.NewMetricKey, c.Message.NewVersion, c.Message.CreatedAt))
                 .TransitionTo(Accepted)
-                .ThenAsync(PublishForked),
-            When(VersionCreated)
+                .ThenAsync(PublishForked)),
+            When(VersionCreated).If(c => !AskedForAFork(c), version => version
                 .Then(c => RecordOutcome(c.Saga, "versioned", c.Message.MetricId, c.Message.MetricKey, c.Message.NewVersion, c.Message.CreatedAt))
                 .TransitionTo(Accepted)
-                .ThenAsync(PublishVersioned),
+                .ThenAsync(PublishVersioned)),
             When(ChangeRejected)
                 .Then(c =>
                 {
@@ -384,17 +386,20 @@ public sealed class AlignmentRunStateMachine : MassTransitStateMachine<Alignment
     /// </summary>
     EventActivities<AlignmentRunState>[] LateAnswerToAGivenUpAccept() =>
     [
-        When(ForkCreated).If(c => c.Saga.AcceptRejectionReason == MetricsUnavailable, late => late
+        When(ForkCreated).If(c => c.Saga.AcceptRejectionReason == MetricsUnavailable && AskedForAFork(c), late => late
             .Then(c => c.Saga.AcceptRejectionReason = c.Saga.AcceptRejectionDetail = null)
             .Then(c => RecordOutcome(c.Saga, "forked", c.Message.NewMetricId, c.Message.NewMetricKey, c.Message.NewVersion, c.Message.CreatedAt))
             .TransitionTo(Accepted)
             .ThenAsync(PublishForked)),
-        When(VersionCreated).If(c => c.Saga.AcceptRejectionReason == MetricsUnavailable, late => late
+        When(VersionCreated).If(c => c.Saga.AcceptRejectionReason == MetricsUnavailable && !AskedForAFork(c), late => late
             .Then(c => c.Saga.AcceptRejectionReason = c.Saga.AcceptRejectionDetail = null)
             .Then(c => RecordOutcome(c.Saga, "versioned", c.Message.MetricId, c.Message.MetricKey, c.Message.NewVersion, c.Message.CreatedAt))
             .TransitionTo(Accepted)
             .ThenAsync(PublishVersioned)),
     ];
+
+    /// <summary>Accepting a built-in metric forks it (CreateMetricFork); a custom one gets a version (CreateMetricVersion).</summary>
+    static bool AskedForAFork<T>(BehaviorContext<AlignmentRunState, T> c) where T : class => c.Saga.MetricKind == BuiltInKind;
 
     static void RecordOutcome(AlignmentRunState run, string outcome, Guid metricId, string metricKey, int version, DateTimeOffset at)
     {
