@@ -30,56 +30,34 @@ public static class TransactionalOutbox
         Guid? messageId = null, OutboxCorrelation? correlation = null, CancellationToken cancellationToken = default)
         where T : class
     {
-        ArgumentNullException.ThrowIfNull(message);
-        var ids = await EnqueueManyAsync(connection, transaction, [new OutboxMessage(typeof(T), message, messageId, correlation)], cancellationToken);
-        return ids[0];
-    }
-
-    /// <summary>
-    /// <see cref="EnqueueAsync{T}"/> for several messages at once, each published as its <see cref="OutboxMessage.Type"/>,
-    /// in the order given: one statement and one notification for all of them, however many a transaction publishes.
-    /// </summary>
-    /// <returns>The messages' MessageIds, in the order given.</returns>
-    public static async Task<IReadOnlyList<Guid>> EnqueueManyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction,
-        IReadOnlyList<OutboxMessage> messages, CancellationToken cancellationToken = default)
-    {
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(transaction);
-        ArgumentNullException.ThrowIfNull(messages);
+        ArgumentNullException.ThrowIfNull(message);
         if (!ReferenceEquals(transaction.Connection, connection))
             throw new ArgumentException("The transaction does not belong to the connection (or has already completed).", nameof(transaction));
-        if (messages.Count == 0) return [];
+        var type = typeof(T);
+        // The dispatcher rebuilds the message from its JSON, which an interface or an abstract type cannot be.
+        if (type.IsInterface || type.IsAbstract)
+            throw new ArgumentException($"Enqueue a concrete message type, not {type.Name}.", nameof(message));
+        if (messageId == Guid.Empty) throw new ArgumentException("A message id cannot be empty.", nameof(messageId));
 
-        var ids = new Guid[messages.Count];
-        var types = new string[messages.Count];
-        var bodies = new string[messages.Count];
-        var headers = new string[messages.Count];
-        for (var i = 0; i < messages.Count; i++)
-        {
-            var (type, message, messageId, correlation) = messages[i];
-            ArgumentNullException.ThrowIfNull(message);
-            // The dispatcher rebuilds the message from its JSON, which an interface or an abstract type cannot be.
-            if (type.IsInterface || type.IsAbstract)
-                throw new ArgumentException($"Enqueue a concrete message type, not {type.Name}.", nameof(messages));
-            if (!type.IsInstanceOfType(message)) throw new ArgumentException($"The message is not a {type.Name}.", nameof(messages));
-            if (messageId == Guid.Empty) throw new ArgumentException("A message id cannot be empty.", nameof(messages));
-            ids[i] = messageId ?? NewId.NextGuid();
-            types[i] = TypeName(type);
-            bodies[i] = JsonSerializer.Serialize(message, type, SystemTextJsonMessageSerializer.Options);
-            headers[i] = JsonSerializer.Serialize(OutboxHeaders.Capture(correlation, Activity.Current), OutboxHeaders.Json);
-        }
-        // The sequence numbers (the publish order) are taken in the order of the arrays.
+        var id = messageId ?? NewId.NextGuid();
+        var headers = OutboxHeaders.Capture(correlation, Activity.Current);
         await connection.ExecuteAsync(new CommandDefinition("""
             INSERT INTO outbox_messages (id, message_type, body, headers)
-            SELECT m.id, m.message_type, m.body::jsonb, m.headers::jsonb
-            FROM unnest(@Ids::uuid[], @MessageTypes::text[], @Bodies::text[], @Headers::text[]) WITH ORDINALITY AS m(id, message_type, body, headers, position)
-            ORDER BY m.position
+            VALUES (@Id, @MessageType, @Body::jsonb, @Headers::jsonb)
             ON CONFLICT (id) DO NOTHING;
             SELECT pg_notify(@Channel, '');
             """,
-            new { Ids = ids, MessageTypes = types, Bodies = bodies, Headers = headers, Channel = OutboxSchema.NotificationChannel },
-            transaction, cancellationToken: cancellationToken));
-        return ids;
+            new
+            {
+                Id = id,
+                MessageType = TypeName(type),
+                Body = JsonSerializer.Serialize(message, type, SystemTextJsonMessageSerializer.Options),
+                Headers = JsonSerializer.Serialize(headers, OutboxHeaders.Json),
+                Channel = OutboxSchema.NotificationChannel,
+            }, transaction, cancellationToken: cancellationToken));
+        return id;
     }
 
     /// <summary>
@@ -102,10 +80,6 @@ public static class TransactionalOutbox
     // Without the assembly version, so a message enqueued before an upgrade is still published by the new build.
     internal static string TypeName(Type type) => $"{type.FullName}, {type.Assembly.GetName().Name}";
 }
-
-/// <summary>One message for <see cref="TransactionalOutbox.EnqueueManyAsync"/>: published as <paramref name="Type"/>, with
-/// <paramref name="MessageId"/> (new when null) as its MessageId.</summary>
-public sealed record OutboxMessage(Type Type, object Message, Guid? MessageId = null, OutboxCorrelation? Correlation = null);
 
 /// <summary>
 /// What ties an outbox message to the conversation that caused it. Inside a consumer use <see cref="From"/>; the current

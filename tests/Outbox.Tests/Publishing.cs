@@ -211,44 +211,6 @@ public sealed class Publishing(OutboxFixture fixture) : IClassFixture<OutboxFixt
     }
 
     [Fact]
-    public async Task Messages_enqueued_together_keep_their_order_and_ids_and_are_each_published_once()
-    {
-        var received = new ReceivedProbes();
-        var host = await fixture.StartHostAsync(received);
-        try
-        {
-            var probes = Enumerable.Range(0, 3).Select(i => OutboxFixture.NewProbe($"together {i}")).ToList();
-            var ids = probes.Select(_ => Guid.NewGuid()).ToList();
-            IReadOnlyList<Guid> enqueued;
-            await using (var connection = new Npgsql.NpgsqlConnection(fixture.DatabaseConnectionString))
-            {
-                await connection.OpenAsync();
-                await using var transaction = await connection.BeginTransactionAsync();
-                enqueued = await TransactionalOutbox.EnqueueManyAsync(connection, transaction,
-                    [.. probes.Select((probe, i) => new OutboxMessage(typeof(OutboxProbe), probe, ids[i])),
-                     new OutboxMessage(typeof(OutboxProbe), probes[0] with { Text = "same id again" }, ids[0])]);
-                await transaction.CommitAsync();
-            }
-
-            await received.WaitForAllAsync([.. probes.Select(p => p.Key)], Timeout);
-
-            enqueued.Should().Equal([.. ids, ids[0]]);
-            await using (var connection = new Npgsql.NpgsqlConnection(fixture.DatabaseConnectionString))
-            {
-                (await Dapper.SqlMapper.QueryAsync<Guid>(connection, "SELECT id FROM outbox_messages WHERE id = ANY(@ids) ORDER BY sequence",
-                        new { ids = ids.ToArray() }))
-                    .Should().Equal(ids, "the outbox publishes in sequence order, which is the order given");
-            }
-            foreach (var (probe, id) in probes.Zip(ids))
-                received.For(probe.Key).Should().ContainSingle().Which.MessageId.Should().Be(id);
-        }
-        finally
-        {
-            await OutboxFixture.StopAsync(host);
-        }
-    }
-
-    [Fact]
     public async Task A_message_published_again_after_a_crash_keeps_its_message_id_so_an_inbox_consumer_applies_it_once()
     {
         var received = new ReceivedProbes();

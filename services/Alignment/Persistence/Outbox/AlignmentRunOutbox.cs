@@ -62,11 +62,14 @@ public sealed class CapturedMessages
         CancellationToken cancellationToken)
     {
         // Without an id to derive from, a redelivery cannot be recognised; the outbox still publishes each message once.
-        // One statement for all of them: a saga transaction publishes up to three, and each round trip and notification
-        // is paid by every run.
-        var outbox = messages.Select((captured, index) => new OutboxMessage(captured.MessageType, captured.Message,
-            consumedMessageId is { } consumed ? AlignmentRunOutbox.MessageIdFor(runId, consumed, index, captured.MessageType) : null,
-            captured.Correlation)).ToList();
-        await TransactionalOutbox.EnqueueManyAsync(connection, transaction, outbox, cancellationToken);
+        var index = 0;
+        foreach (var captured in messages)
+        {
+            Guid? messageId = consumedMessageId is { } consumed
+                ? AlignmentRunOutbox.MessageIdFor(runId, consumed, index, captured.MessageType)
+                : null;
+            await OutboxEnqueue.EnqueueAsync(connection, transaction, captured, messageId, cancellationToken);
+            index++;
+        }
     }
 }
