@@ -53,6 +53,12 @@ public sealed class ExecuteAlignmentRunConsumer(
         {
             logger.LogInformation("Alignment run {RunId} attempt {Attempt} stopped in {Phase}: cancelled", message.RunId, message.Attempt, progress.Phase);
             progress.EndPhase("cancelled");
+            // What the attempt spent until it stopped goes to the cancelled run (a model call cut short costs nothing).
+            if (progress.Meter?.Snapshot() is { Total.TotalTokens: > 0 } spent)
+                await context.Publish(new AlignmentRunStopped
+                {
+                    RunId = message.RunId, Attempt = message.Attempt, Phase = progress.Phase, TokenUsage = spent, At = DateTimeOffset.UtcNow,
+                }, context.CancellationToken);
         }
         catch (RunNoLongerWantedException)
         {

@@ -147,6 +147,7 @@ public abstract class AlignmentRunHarness : IAsyncLifetime
         new MetricVersionCreated { RunId = RunId, MetricId = MetricId, MetricKey = "faithfulness", PreviousVersion = 3, NewVersion = 4, CreatedAt = DateTimeOffset.UtcNow },
         new MetricChangeRejected { RunId = RunId, MetricId = MetricId, Reason = "version_conflict", Detail = "late" },
         new AlignmentRunAcceptUnanswered { RunId = RunId, Sends = Run().AcceptSends, MaxSends = 3, Timeout = TimeSpan.FromMinutes(3), At = DateTimeOffset.UtcNow },
+        new AlignmentRunStopped { RunId = RunId, Attempt = Run().Attempt, Phase = RunPhase.DistillingGuidelines, At = DateTimeOffset.UtcNow },
     ];
 
     protected async Task SendEach(IEnumerable<object> messages)

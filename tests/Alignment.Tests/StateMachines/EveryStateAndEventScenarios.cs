@@ -30,6 +30,7 @@ public sealed class When_any_event_reaches_a_run_on_its_way_to_a_decision : Alig
         { "Pending", "VersionCreated", "Pending", Nothing },
         { "Pending", "ChangeRejected", "Pending", Nothing },
         { "Pending", "AcceptUnanswered", "Pending", Nothing },
+        { "Pending", "Stopped", "Pending", Nothing },
 
         { "Running", "Start", "Running", Nothing },
         { "Running", "Cancel", "Cancelled", [nameof(AlignmentRunCancelled)] },
@@ -44,6 +45,7 @@ public sealed class When_any_event_reaches_a_run_on_its_way_to_a_decision : Alig
         { "Running", "VersionCreated", "Running", Nothing },
         { "Running", "ChangeRejected", "Running", Nothing },
         { "Running", "AcceptUnanswered", "Running", Nothing },
+        { "Running", "Stopped", "Running", Nothing },
 
         { "Aligned", "Start", "Aligned", Nothing },
         { "Aligned", "Cancel", "Aligned", Nothing },
@@ -59,6 +61,7 @@ public sealed class When_any_event_reaches_a_run_on_its_way_to_a_decision : Alig
         { "Aligned", "VersionCreated", "Aligned", Nothing },
         { "Aligned", "ChangeRejected", "Aligned", Nothing },
         { "Aligned", "AcceptUnanswered", "Aligned", Nothing },
+        { "Aligned", "Stopped", "Aligned", Nothing },
 
         { "Accepting", "Start", "Accepting", Nothing },
         { "Accepting", "Cancel", "Accepting", Nothing },
@@ -75,6 +78,7 @@ public sealed class When_any_event_reaches_a_run_on_its_way_to_a_decision : Alig
         { "Accepting", "ChangeRejected", "Aligned", Nothing },
         // The first send went unanswered and sends remain: the same request goes out again.
         { "Accepting", "AcceptUnanswered", "Accepting", [nameof(CreateMetricFork)] },
+        { "Accepting", "Stopped", "Accepting", Nothing },
     };
 
     [Theory]
@@ -120,7 +124,7 @@ public sealed class When_any_event_reaches_a_run_on_its_way_to_a_decision : Alig
     public void The_table_covers_every_event_of_the_saga_in_each_state_it_names()
     {
         var events = Machine.Events.Select(e => e.Name).ToHashSet();
-        events.Should().HaveCount(13);
+        events.Should().HaveCount(14);
         foreach (var state in new[] { "Pending", "Running", "Aligned", "Accepting" })
             Transitions.Where(row => (string)row[0] == state).Select(row => (string)row[1]).Should().BeEquivalentTo(events, "in {0}", state);
         Transitions.Select(row => (string)row[2]).Should().OnlyContain(s => Machine.States.Any(known => known.Name == s));
@@ -176,6 +180,11 @@ public sealed class When_any_event_reaches_a_run_on_its_way_to_a_decision : Alig
             "AcceptUnanswered" => new AlignmentRunAcceptUnanswered
             {
                 RunId = RunId, Sends = Run().AcceptSends, MaxSends = 3, Timeout = TimeSpan.FromMinutes(3), At = now,
+            },
+            "Stopped" => new AlignmentRunStopped
+            {
+                RunId = RunId, Attempt = attempt, Phase = RunPhase.DistillingGuidelines, At = now,
+                TokenUsage = new MetricAlignment.Alignment.Reflection.TokenUsage { Total = new MetricAlignment.Alignment.Reflection.TokenCount { PromptTokens = 10, CompletionTokens = 2, Calls = 1 }, PerPhase = new Dictionary<string, MetricAlignment.Alignment.Reflection.TokenCount>(), Budget = 100 },
             },
             _ => throw new ArgumentOutOfRangeException(nameof(name), name, "Not an event of the saga."),
         };

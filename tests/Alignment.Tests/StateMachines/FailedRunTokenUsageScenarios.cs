@@ -54,6 +54,53 @@ public sealed class When_a_phase_fails_after_model_calls : AlignmentRunHarness
     }
 }
 
+public sealed class When_the_worker_of_a_cancelled_run_reports_what_it_spent : AlignmentRunHarness
+{
+    static TokenUsage Spent(int calls) => new()
+    {
+        Total = new TokenCount { PromptTokens = 1200 * calls, CompletionTokens = 150 * calls, Calls = calls },
+        PerPhase = new Dictionary<string, TokenCount>
+        {
+            ["reflection.batch"] = new() { PromptTokens = 1200 * calls, CompletionTokens = 150 * calls, Calls = calls },
+        },
+        Budget = 150_000,
+    };
+
+    AlignmentRunStopped Stopped(int attempt, int calls) => new()
+    {
+        RunId = RunId, Attempt = attempt, Phase = RunPhase.DistillingGuidelines, TokenUsage = Spent(calls), At = DateTimeOffset.UtcNow,
+    };
+
+    [Fact]
+    public async Task The_cancelled_run_keeps_the_tokens_once_and_announces_nothing_more()
+    {
+        await RunningAsync();
+        await Send(new CancelAlignmentRun { RunId = RunId, RequestedAt = DateTimeOffset.UtcNow });
+        await PublishedOnce<AlignmentRunCancelled>();
+
+        await Send(Stopped(attempt: 1, calls: 3));
+        await Send(Stopped(attempt: 1, calls: 5));
+
+        Run().CurrentState.Should().Be("Cancelled");
+        Run().TokenUsage.Should().BeEquivalentTo(Spent(3), "the first report of the attempt is kept; a repeat changes nothing");
+        Published<AlignmentRunCancelled>().Should().Be(1);
+    }
+
+    [Fact]
+    public async Task A_report_about_another_attempt_or_a_run_that_is_not_cancelled_changes_nothing()
+    {
+        await RunningAsync();
+        await Send(Stopped(attempt: 1, calls: 2));
+        Run().CurrentState.Should().Be("Running");
+        Run().TokenUsage.Should().BeNull("a running run's tokens come with its result");
+
+        await Send(new CancelAlignmentRun { RunId = RunId, RequestedAt = DateTimeOffset.UtcNow });
+        await Send(Stopped(attempt: 7, calls: 2));
+
+        Run().TokenUsage.Should().BeNull();
+    }
+}
+
 public sealed class When_the_sweeper_fails_a_stalled_run : AlignmentRunHarness
 {
     [Fact]

@@ -82,6 +82,52 @@ public sealed class Token_usage_of_llm_runs(LlmAlignmentAppFixture app) : IClass
     }
 }
 
+/// <summary>A run cancelled while its model calls are under way keeps what the finished calls cost.</summary>
+public sealed class Token_usage_of_cancelled_llm_runs(LlmAlignmentAppFixture app) : IClassFixture<LlmAlignmentAppFixture>
+{
+    [Fact]
+    public async Task A_run_cancelled_while_distilling_keeps_the_tokens_of_the_calls_that_finished()
+    {
+        var (metricId, evaluationId) = app.AddAlignableMetric();
+        var script = ReflectionData.Script();
+        // The batch calls answer; the merge call hangs until the cancelled worker gives up on it.
+        app.Override = request => request.SchemaName == "merged_guidelines"
+            ? script(request) with { Delay = TimeSpan.FromMinutes(5) }
+            : script(request);
+        app.Server.SkipReceived();
+        try
+        {
+            var (response, body) = await app.StartAsync(new { metricId, evaluationIds = new[] { evaluationId }, deltaThreshold = 2, reflectionProvider = "local" });
+            response.StatusCode.Should().Be(HttpStatusCode.Accepted, body.ToJsonString());
+            var runId = Guid.Parse((string)body["id"]!);
+            await app.Server.NextRequestAsync(request => request.SchemaName == "merged_guidelines", TimeSpan.FromSeconds(60));
+
+            using (var cancel = await app.Client.PostAsync($"/api/alignment-runs/{runId}/cancel", null))
+                cancel.StatusCode.Should().Be(HttpStatusCode.Accepted);
+
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+            JsonNode run;
+            do
+            {
+                await Task.Delay(100);
+                run = JsonNode.Parse(await app.Client.GetStringAsync($"/api/alignment-runs/{runId}"))!;
+            } while (run["tokenUsage"] is null && DateTime.UtcNow < deadline);
+
+            ((string?)run["status"]).Should().Be("cancelled", run.ToJsonString());
+            var batch = run["tokenUsage"]!["perPhase"]!["reflection.batch"]!;
+            var batchCalls = (int)batch["calls"]!;
+            batchCalls.Should().BeGreaterThan(0, run.ToJsonString());
+            ((long)batch["promptTokens"]!).Should().Be(1200L * batchCalls);
+            run["tokenUsage"]!["perPhase"]!["reflection.merge"].Should().BeNull("the merge call was cut short and cost nothing");
+            ((long)run["tokenUsage"]!["total"]!["totalTokens"]!).Should().Be(1350L * batchCalls);
+        }
+        finally
+        {
+            app.Override = null;
+        }
+    }
+}
+
 /// <summary>
 /// The Alignment service with an LLM provider "local" on a scripted loopback server and a run token budget of 5,000
 /// (Alignment:Reflection:TokenBudgetPerRun), on its own database and RabbitMQ vhost.

@@ -36,6 +36,7 @@ public sealed class AlignmentRunStateDefinition : SagaDefinition<AlignmentRunSta
         sagaConfigurator.Message<AlignmentRunProgressed>(x => x.UsePartitioner(partition, m => m.Message.RunId));
         sagaConfigurator.Message<AlignmentRunCompleted>(x => x.UsePartitioner(partition, m => m.Message.RunId));
         sagaConfigurator.Message<AlignmentRunPhaseFailed>(x => x.UsePartitioner(partition, m => m.Message.RunId));
+        sagaConfigurator.Message<AlignmentRunStopped>(x => x.UsePartitioner(partition, m => m.Message.RunId));
         sagaConfigurator.Message<MetricForkCreated>(x => x.UsePartitioner(partition, m => m.Message.RunId));
         sagaConfigurator.Message<MetricVersionCreated>(x => x.UsePartitioner(partition, m => m.Message.RunId));
         sagaConfigurator.Message<MetricChangeRejected>(x => x.UsePartitioner(partition, m => m.Message.RunId));

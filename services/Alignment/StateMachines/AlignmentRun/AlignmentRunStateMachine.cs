@@ -37,6 +37,7 @@ public sealed class AlignmentRunStateMachine : MassTransitStateMachine<Alignment
     public Event<AlignmentRunProgressed> Progressed { get; private set; } = null!;
     public Event<AlignmentRunCompleted> Completed { get; private set; } = null!;
     public Event<AlignmentRunPhaseFailed> PhaseFailed { get; private set; } = null!;
+    public Event<AlignmentRunStopped> Stopped { get; private set; } = null!;
     public Event<MetricForkCreated> ForkCreated { get; private set; } = null!;
     public Event<MetricVersionCreated> VersionCreated { get; private set; } = null!;
     public Event<MetricChangeRejected> ChangeRejected { get; private set; } = null!;
@@ -57,6 +58,7 @@ public sealed class AlignmentRunStateMachine : MassTransitStateMachine<Alignment
         Event(() => Progressed, e => { e.CorrelateById(c => c.Message.RunId); e.OnMissingInstance(m => m.Discard()); });
         Event(() => Completed, e => { e.CorrelateById(c => c.Message.RunId); e.OnMissingInstance(m => m.Discard()); });
         Event(() => PhaseFailed, e => { e.CorrelateById(c => c.Message.RunId); e.OnMissingInstance(m => m.Discard()); });
+        Event(() => Stopped, e => { e.CorrelateById(c => c.Message.RunId); e.OnMissingInstance(m => m.Discard()); });
         Event(() => ForkCreated, e => { e.CorrelateById(c => c.Message.RunId); e.OnMissingInstance(m => m.Discard()); });
         Event(() => VersionCreated, e => { e.CorrelateById(c => c.Message.RunId); e.OnMissingInstance(m => m.Discard()); });
         Event(() => ChangeRejected, e => { e.CorrelateById(c => c.Message.RunId); e.OnMissingInstance(m => m.Discard()); });
@@ -96,7 +98,7 @@ public sealed class AlignmentRunStateMachine : MassTransitStateMachine<Alignment
                 .Then(c => MarkStarted(c.Saga, c.Message.At)).ThenAsync(EnterFinalizing).Then(ApplyResult).TransitionTo(Aligned).ThenAsync(PublishAligned)),
             When(PhaseFailed).If(c => c.Message.Attempt == c.Saga.Attempt, b => b
                 .Then(ApplyFailure).TransitionTo(Error).ThenAsync(PublishFailed)),
-            Ignore(ForkCreated), Ignore(VersionCreated), Ignore(ChangeRejected), Ignore(AcceptUnanswered));
+            Ignore(ForkCreated), Ignore(VersionCreated), Ignore(ChangeRejected), Ignore(AcceptUnanswered), Ignore(Stopped));
 
         During(Running,
             When(Start).ThenAsync(Acknowledge),
@@ -109,7 +111,7 @@ public sealed class AlignmentRunStateMachine : MassTransitStateMachine<Alignment
                 .ThenAsync(EnterFinalizing).Then(ApplyResult).TransitionTo(Aligned).ThenAsync(PublishAligned)),
             When(PhaseFailed).If(c => c.Message.Attempt == c.Saga.Attempt, b => b
                 .Then(ApplyFailure).TransitionTo(Error).ThenAsync(PublishFailed)),
-            Ignore(ForkCreated), Ignore(VersionCreated), Ignore(ChangeRejected), Ignore(AcceptUnanswered));
+            Ignore(ForkCreated), Ignore(VersionCreated), Ignore(ChangeRejected), Ignore(AcceptUnanswered), Ignore(Stopped));
 
         During(Aligned,
             When(Start).ThenAsync(Acknowledge),
@@ -141,7 +143,7 @@ public sealed class AlignmentRunStateMachine : MassTransitStateMachine<Alignment
                     MetricVersion = c.Saga.MetricVersion, DiscardedAt = c.Saga.DecidedAt!.Value,
                 })),
             Ignore(Retry), Ignore(ExecutionStarted), Ignore(Progressed), Ignore(Completed), Ignore(PhaseFailed),
-            Ignore(ChangeRejected), Ignore(AcceptUnanswered));
+            Ignore(ChangeRejected), Ignore(AcceptUnanswered), Ignore(Stopped));
         // The Metrics service answering after the accept was given up on: the run is accepted after all rather than left
         // aligned beside a version it created.
         During(Aligned, LateAnswerToAGivenUpAccept());
@@ -149,7 +151,7 @@ public sealed class AlignmentRunStateMachine : MassTransitStateMachine<Alignment
         During(Accepting,
             When(Start).ThenAsync(Acknowledge),
             Ignore(Cancel), Ignore(AcceptRequested), Ignore(Discard), Ignore(Retry),
-            Ignore(ExecutionStarted), Ignore(Progressed), Ignore(Completed), Ignore(PhaseFailed),
+            Ignore(ExecutionStarted), Ignore(Progressed), Ignore(Completed), Ignore(PhaseFailed), Ignore(Stopped),
             // Only the answer to the request this run sent (a fork for a built-in metric, a version for a custom one)
             // accepts it; the other kind cannot be about this run's change, and is left alone.
             When(ForkCreated).If(AskedForAFork, fork => fork
@@ -201,6 +203,12 @@ public sealed class AlignmentRunStateMachine : MassTransitStateMachine<Alignment
                 Ignore(ForkCreated), Ignore(VersionCreated), Ignore(ChangeRejected), Ignore(AcceptUnanswered));
         }
 
+        During(Accepted, Ignore(Stopped));
+        // The worker of a cancelled run reports what it spent before it stopped: paid for, so kept on the run, once.
+        During(Cancelled,
+            When(Stopped).If(c => c.Message.Attempt == c.Saga.Attempt && c.Saga.TokenUsage is null && c.Message.TokenUsage is not null, spent => spent
+                .Then(c => { c.Saga.TokenUsage = c.Message.TokenUsage; c.Saga.UpdatedAt = Now(); })));
+
         // A discard after an accept was given up (Aligned with metrics_unavailable) was decided without knowing that the
         // Metrics service had in fact made the change. When its late answer arrives, the version or fork exists and carries
         // this run's prompt, and versions are immutable: the run is recorded as accepted (DiscardedAt keeps the overridden
@@ -210,7 +218,7 @@ public sealed class AlignmentRunStateMachine : MassTransitStateMachine<Alignment
             When(Start).ThenAsync(Acknowledge),
             Ignore(Cancel), Ignore(AcceptRequested), Ignore(Discard), Ignore(Retry),
             Ignore(ExecutionStarted), Ignore(Progressed), Ignore(Completed), Ignore(PhaseFailed),
-            Ignore(ChangeRejected), Ignore(AcceptUnanswered));
+            Ignore(ChangeRejected), Ignore(AcceptUnanswered), Ignore(Stopped));
         During(Discarded, LateAnswerToAGivenUpAccept());
 
         During(Error,
@@ -221,7 +229,7 @@ public sealed class AlignmentRunStateMachine : MassTransitStateMachine<Alignment
                 .TransitionTo(Pending)
                 .ThenAsync(QueueAttempt),
             Ignore(ExecutionStarted), Ignore(Progressed), Ignore(Completed), Ignore(PhaseFailed),
-            Ignore(ForkCreated), Ignore(VersionCreated), Ignore(ChangeRejected), Ignore(AcceptUnanswered));
+            Ignore(ForkCreated), Ignore(VersionCreated), Ignore(ChangeRejected), Ignore(AcceptUnanswered), Ignore(Stopped));
     }
 
     static DateTimeOffset Now() => DateTimeOffset.UtcNow;
