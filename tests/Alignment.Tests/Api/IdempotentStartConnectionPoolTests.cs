@@ -20,39 +20,28 @@ namespace MetricAlignment.Alignment.Tests.Api;
 public sealed class SmallConnectionPoolFixture : IAsyncLifetime
 {
     public const int PoolSize = 10;
-    string database = null!;
-    string virtualHost = null!;
-    public WebApplicationFactory<Program> Factory { get; private set; } = null!;
+    IsolatedAlignmentApp app = null!;
+    public WebApplicationFactory<Program> Factory => app.Factory;
     public FakeMetricsClient Metrics { get; } = new();
     public FakeAnnotationsClient Annotations { get; } = new();
-    public string Database => database;
+    public string Database => app.Database;
 
-    public async Task InitializeAsync()
-    {
-        database = new NpgsqlConnectionStringBuilder(await TestInfrastructure.CreateDatabaseAsync("alignment_pool")) {
-            MaxPoolSize = PoolSize,
-            // How long a request waits for a pooled connection: short holds pass it round quickly, but the machine the
-            // tests share may be slow, and a wait that gives up is a 503 this test would take for a starved pool.
-            Timeout = 60,
-        }
-            .ConnectionString;
-        virtualHost = await TestInfrastructure.CreateVirtualHostAsync("alignment-pool");
-        Factory = AlignmentAppFixture.CreateFactory(database, virtualHost, Metrics, Annotations, new()
-        {
-            // Generous, so that only a starved pool (not a slow shared machine) can fail a start.
-            [BusCalls.BusTimeoutKey] = "00:01:30",
-            [IdempotencyKeys.LeaseKey] = "00:03:00",
-        });
-        using var client = Factory.CreateClient();
-        (await client.GetAsync("/health")).EnsureSuccessStatusCode();
-    }
+    public async Task InitializeAsync() =>
+        app = await IsolatedAlignmentApp.StartAsync("pool", Metrics, Annotations, new()
+            {
+                // Generous, so that only a starved pool (not a slow shared machine) can fail a start.
+                [BusCalls.BusTimeoutKey] = "00:01:30",
+                [IdempotencyKeys.LeaseKey] = "00:03:00",
+            },
+            database: created => new NpgsqlConnectionStringBuilder(created)
+            {
+                MaxPoolSize = PoolSize,
+                // How long a request waits for a pooled connection: short holds pass it round quickly, but the machine the
+                // tests share may be slow, and a wait that gives up is a 503 this test would take for a starved pool.
+                Timeout = 60,
+            }.ConnectionString);
 
-    public async Task DisposeAsync()
-    {
-        await Factory.DisposeAsync();
-        await TestInfrastructure.DropDatabaseAsync(database);
-        await TestInfrastructure.DeleteVirtualHostAsync(virtualHost);
-    }
+    public async Task DisposeAsync() => await app.DisposeAsync();
 }
 
 /// <summary>

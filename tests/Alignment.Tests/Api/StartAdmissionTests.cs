@@ -19,33 +19,18 @@ public sealed class One_start_at_a_time : IAsyncLifetime
 {
     readonly FakeMetricsClient metrics = new();
     readonly FakeAnnotationsClient annotations = new();
-    string database = null!;
-    string virtualHost = null!;
-    WebApplicationFactory<Program> factory = null!;
-    HttpClient client = null!;
+    IsolatedAlignmentApp app = null!;
     int answering;
     int mostAnsweringAtOnce;
 
-    public async Task InitializeAsync()
-    {
-        database = await TestInfrastructure.CreateDatabaseAsync("alignment_admission");
-        virtualHost = await TestInfrastructure.CreateVirtualHostAsync("alignment-admission");
-        factory = AlignmentAppFixture.CreateFactory(database, virtualHost, metrics, annotations, new()
+    public async Task InitializeAsync() =>
+        app = await IsolatedAlignmentApp.StartAsync("admission", metrics, annotations, new()
         {
             [StartAdmission.MaxConcurrentKey] = "1",
             [StartAdmission.MaxQueuedKey] = "1",
         });
-        client = factory.CreateClient().As(Roles.MetricEditor);
-        (await client.GetAsync("/health")).EnsureSuccessStatusCode();
-    }
 
-    public async Task DisposeAsync()
-    {
-        client.Dispose();
-        await factory.DisposeAsync();
-        await TestInfrastructure.DropDatabaseAsync(database);
-        await TestInfrastructure.DeleteVirtualHostAsync(virtualHost);
-    }
+    public async Task DisposeAsync() => await app.DisposeAsync();
 
     /// <summary>Every start's eligibility lookup waits for <paramref name="answer"/>; the lookups in progress are counted.</summary>
     void EligibilityAnswersAfter(Func<CancellationToken, Task> answer) => annotations.EligibilityAnswering = async cancellationToken =>
@@ -74,12 +59,12 @@ public sealed class One_start_at_a_time : IAsyncLifetime
             Content = JsonContent.Create(new { metricId, evaluationIds = new[] { evaluationId }, deltaThreshold = 1 }),
         };
         if (idempotencyKey is not null) request.Headers.Add(IdempotencyKey.HeaderName, idempotencyKey);
-        return client.SendAsync(request);
+        return app.Client.SendAsync(request);
     }
 
     async Task<long> RunCountAsync()
     {
-        await using var connection = new NpgsqlConnection(database);
+        await using var connection = new NpgsqlConnection(app.Database);
         return await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM alignment_runs");
     }
 
@@ -120,7 +105,7 @@ public sealed class One_start_at_a_time : IAsyncLifetime
         firstResponse.StatusCode.Should().Be(HttpStatusCode.Accepted);
         queuedResponse.StatusCode.Should().Be(HttpStatusCode.Accepted);
         (await RunCountAsync()).Should().Be(2, "the refused start left no run");
-        await using var connection = new NpgsqlConnection(database);
+        await using var connection = new NpgsqlConnection(app.Database);
         (await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM idempotency_keys WHERE key = 'admission-full-1'"))
             .Should().Be(0, "a start refused before it was admitted never took its key, so a retry may use it");
     }

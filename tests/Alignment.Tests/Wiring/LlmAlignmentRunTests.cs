@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using MetricAlignment.Alignment.Clients;
+using MetricAlignment.Alignment.Tests.Api;
 using MetricAlignment.Alignment.Tests.Fakes;
 using MetricAlignment.Alignment.Tests.Reflection;
 using MetricAlignment.ServiceDefaults;
@@ -19,11 +20,10 @@ namespace MetricAlignment.Alignment.Tests.Wiring;
 /// </summary>
 public sealed class LlmAlignmentAppFixture : IAsyncLifetime
 {
-    string database = null!;
-    string virtualHost = null!;
+    IsolatedAlignmentApp app = null!;
     public ScriptedOpenAiServer Server { get; private set; } = null!;
-    public WebApplicationFactory<Program> Factory { get; private set; } = null!;
-    public HttpClient Client { get; private set; } = null!;
+    public WebApplicationFactory<Program> Factory => app.Factory;
+    public HttpClient Client => app.Client;
     public FakeMetricsClient Metrics { get; } = new();
     public FakeAnnotationsClient Annotations { get; } = new();
     /// <summary>When set, answers every model call instead of the normal script (tests of one class run one at a time).</summary>
@@ -35,9 +35,7 @@ public sealed class LlmAlignmentAppFixture : IAsyncLifetime
         var script = ReflectionData.Script(
             judge: _ => ScriptedResponse.Json(new JsonObject { ["score"] = 3, ["explanation"] = "Mostly supported." }, promptTokens: 300, completionTokens: 20));
         Server = await ScriptedOpenAiServer.StartAsync(request => Override?.Invoke(request) ?? script(request));
-        database = await TestInfrastructure.CreateDatabaseAsync("alignment_llm");
-        virtualHost = await TestInfrastructure.CreateVirtualHostAsync("alignment-llm");
-        Factory = Api.AlignmentAppFixture.CreateFactory(database, virtualHost, Metrics, Annotations, new()
+        app = await IsolatedAlignmentApp.StartAsync("llm", Metrics, Annotations, new()
         {
             ["Alignment:Worker:HeartbeatInterval"] = "00:00:01",
             ["Alignment:Providers:local:Endpoint"] = Server.Endpoint.ToString(),
@@ -47,17 +45,12 @@ public sealed class LlmAlignmentAppFixture : IAsyncLifetime
             ["Alignment:Providers:local:TimeoutSeconds"] = "10",
             ["Alignment:Providers:local:RetryBaseDelaySeconds"] = "0.01",
         });
-        Client = Factory.CreateClient().As(Roles.MetricEditor);
-        (await Client.GetAsync("/health")).EnsureSuccessStatusCode();
     }
 
     public async Task DisposeAsync()
     {
-        Client.Dispose();
-        await Factory.DisposeAsync();
+        await app.DisposeAsync();
         await Server.DisposeAsync();
-        await TestInfrastructure.DropDatabaseAsync(database);
-        await TestInfrastructure.DeleteVirtualHostAsync(virtualHost);
     }
 
     public async Task<(HttpResponseMessage Response, JsonNode Body)> StartAsync(object request)
@@ -66,16 +59,9 @@ public sealed class LlmAlignmentAppFixture : IAsyncLifetime
         return (response, JsonNode.Parse(await response.Content.ReadAsStringAsync())!);
     }
 
-    public async Task<JsonNode> WaitForSettledAsync(Guid id)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (true)
-        {
-            var run = JsonNode.Parse(await Client.GetStringAsync($"/api/alignment-runs/{id}"))!;
-            if ((string?)run["status"] is "aligned" or "error" || DateTime.UtcNow > deadline) return run;
-            await Task.Delay(100);
-        }
-    }
+    public Task<JsonNode> WaitForSettledAsync(Guid id) => app.WaitForSettledAsync(id);
+
+    public Task<JsonNode> WaitForRunAsync(Guid id, Func<JsonNode, bool> until, TimeSpan timeout) => app.WaitForRunAsync(id, until, timeout);
 
     /// <summary>A metric with one completed evaluation of six rows, three of them disagreeing.</summary>
     public (Guid MetricId, Guid EvaluationId) AddAlignableMetric()

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using MassTransit;
+using MetricAlignment.Alignment.Tests.Api;
 using MetricAlignment.Alignment.Tests.Fakes;
 using MetricAlignment.Alignment.Tests.Reflection;
 using MetricAlignment.Contracts;
@@ -105,13 +106,7 @@ public sealed class Token_usage_of_cancelled_llm_runs(LlmAlignmentAppFixture app
             using (var cancel = await app.Client.PostAsync($"/api/alignment-runs/{runId}/cancel", null))
                 cancel.StatusCode.Should().Be(HttpStatusCode.Accepted);
 
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-            JsonNode run;
-            do
-            {
-                await Task.Delay(100);
-                run = JsonNode.Parse(await app.Client.GetStringAsync($"/api/alignment-runs/{runId}"))!;
-            } while (run["tokenUsage"] is null && DateTime.UtcNow < deadline);
+            var run = await app.WaitForRunAsync(runId, r => r["tokenUsage"] is not null, TimeSpan.FromSeconds(30));
 
             ((string?)run["status"]).Should().Be("cancelled", run.ToJsonString());
             var batch = run["tokenUsage"]!["perPhase"]!["reflection.batch"]!;
@@ -136,11 +131,10 @@ public sealed class TokenBudgetAppFixture : IAsyncLifetime
 {
     public const long Budget = 5000;
 
-    string database = null!;
-    string virtualHost = null!;
+    IsolatedAlignmentApp app = null!;
     public ScriptedOpenAiServer Server { get; private set; } = null!;
-    public WebApplicationFactory<Program> Factory { get; private set; } = null!;
-    public HttpClient Client { get; private set; } = null!;
+    public WebApplicationFactory<Program> Factory => app.Factory;
+    public HttpClient Client => app.Client;
     public FakeMetricsClient Metrics { get; } = new();
     public FakeAnnotationsClient Annotations { get; } = new();
 
@@ -152,9 +146,7 @@ public sealed class TokenBudgetAppFixture : IAsyncLifetime
         Server = await ScriptedOpenAiServer.StartAsync(request => request.SchemaName == "candidate_guidelines"
             ? ScriptedResponse.Json(ReflectionData.Candidates(request), promptTokens: 5000, completionTokens: 150)
             : script(request));
-        database = await TestInfrastructure.CreateDatabaseAsync("alignment_budget");
-        virtualHost = await TestInfrastructure.CreateVirtualHostAsync("alignment-budget");
-        Factory = Api.AlignmentAppFixture.CreateFactory(database, virtualHost, Metrics, Annotations, new()
+        app = await IsolatedAlignmentApp.StartAsync("budget", Metrics, Annotations, new()
         {
             ["Alignment:Worker:HeartbeatInterval"] = "00:00:01",
             ["Alignment:Providers:local:Endpoint"] = Server.Endpoint.ToString(),
@@ -164,29 +156,15 @@ public sealed class TokenBudgetAppFixture : IAsyncLifetime
             ["Alignment:Providers:local:RetryBaseDelaySeconds"] = "0.01",
             ["Alignment:Reflection:TokenBudgetPerRun"] = Budget.ToString(System.Globalization.CultureInfo.InvariantCulture),
         });
-        Client = Factory.CreateClient().As(Roles.MetricEditor);
-        (await Client.GetAsync("/health")).EnsureSuccessStatusCode();
     }
 
     public async Task DisposeAsync()
     {
-        Client.Dispose();
-        await Factory.DisposeAsync();
+        await app.DisposeAsync();
         await Server.DisposeAsync();
-        await TestInfrastructure.DropDatabaseAsync(database);
-        await TestInfrastructure.DeleteVirtualHostAsync(virtualHost);
     }
 
-    public async Task<JsonNode> WaitForSettledAsync(Guid id)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (true)
-        {
-            var run = JsonNode.Parse(await Client.GetStringAsync($"/api/alignment-runs/{id}"))!;
-            if ((string?)run["status"] is "aligned" or "error" || DateTime.UtcNow > deadline) return run;
-            await Task.Delay(100);
-        }
-    }
+    public Task<JsonNode> WaitForSettledAsync(Guid id) => app.WaitForSettledAsync(id);
 }
 
 public sealed class A_run_over_its_token_budget(TokenBudgetAppFixture app) : IClassFixture<TokenBudgetAppFixture>

@@ -40,30 +40,14 @@ public sealed class The_worker_of_short_runs : IAsyncLifetime
     readonly FakeMetricsClient metrics = new();
     readonly FakeAnnotationsClient annotations = new();
     readonly ProgressReports reports = new();
-    string database = null!;
-    string virtualHost = null!;
-    WebApplicationFactory<Program> factory = null!;
-    HttpClient client = null!;
+    IsolatedAlignmentApp app = null!;
 
-    public async Task InitializeAsync()
-    {
-        database = await TestInfrastructure.CreateDatabaseAsync("alignment_worker");
-        virtualHost = await TestInfrastructure.CreateVirtualHostAsync("alignment-worker");
-        // No heartbeat during the test: every report counted is one the phases sent.
-        factory = AlignmentAppFixture.CreateFactory(database, virtualHost, metrics, annotations,
-                new() { ["Alignment:Worker:HeartbeatInterval"] = "01:00:00" })
-            .WithWebHostBuilder(web => web.ConfigureTestServices(services => services.AddConsumeObserver(_ => reports)));
-        client = factory.CreateClient().As(Roles.MetricEditor);
-        (await client.GetAsync("/health")).EnsureSuccessStatusCode();
-    }
+    // No heartbeat during the test: every report counted is one the phases sent.
+    public async Task InitializeAsync() =>
+        app = await IsolatedAlignmentApp.StartAsync("worker", metrics, annotations, new() { ["Alignment:Worker:HeartbeatInterval"] = "01:00:00" },
+            factory: service => service.WithWebHostBuilder(web => web.ConfigureTestServices(services => services.AddConsumeObserver(_ => reports))));
 
-    public async Task DisposeAsync()
-    {
-        client.Dispose();
-        await factory.DisposeAsync();
-        await TestInfrastructure.DropDatabaseAsync(database);
-        await TestInfrastructure.DeleteVirtualHostAsync(virtualHost);
-    }
+    public async Task DisposeAsync() => await app.DisposeAsync();
 
     [Fact]
     public async Task A_run_smaller_than_a_progress_step_reports_each_phase_once_with_its_rows_in_the_next_phase_and_finalizing_with_its_result()
@@ -71,11 +55,11 @@ public sealed class The_worker_of_short_runs : IAsyncLifetime
         var metric = metrics.Add();
         var evaluation = annotations.AddEvaluation(metric.Id);
         annotations.Rows[metric.Id] = ct => FakeAnnotationsClient.SixRows(metric.Id, evaluation.EvaluationId, ct);
-        var response = await client.PostAsJsonAsync("/api/alignment-runs",
+        var response = await app.Client.PostAsJsonAsync("/api/alignment-runs",
             new { metricId = metric.Id, evaluationIds = new[] { evaluation.EvaluationId }, deltaThreshold = 2 });
         var runId = Guid.Parse((string)System.Text.Json.Nodes.JsonNode.Parse(await response.Content.ReadAsStringAsync())!["id"]!);
 
-        var run = await WaitForStatusAsync(runId, "aligned");
+        var run = await app.WaitForRunAsync(runId, r => (string?)r["status"] == "aligned");
 
         ((string?)run["status"]).Should().Be("aligned", run.ToJsonString());
         var runReports = reports.Received.Where(r => r.RunId == runId).ToList();
@@ -95,22 +79,12 @@ public sealed class The_worker_of_short_runs : IAsyncLifetime
     [Fact]
     public void An_instance_takes_as_many_runs_from_the_queue_as_it_executes_at_once_and_that_is_more_than_two_by_default()
     {
-        var options = factory.Services.GetRequiredService<IOptions<WorkerOptions>>();
+        var options = app.Factory.Services.GetRequiredService<IOptions<WorkerOptions>>();
 
         var definition = new ExecuteAlignmentRunConsumerDefinition(options);
 
         options.Value.ConcurrentRuns.Should().Be(8);
         definition.ConcurrentMessageLimit.Should().Be(options.Value.ConcurrentRuns);
     }
-
-    async Task<System.Text.Json.Nodes.JsonNode> WaitForStatusAsync(Guid id, string status)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (true)
-        {
-            var run = System.Text.Json.Nodes.JsonNode.Parse(await client.GetStringAsync($"/api/alignment-runs/{id}"))!;
-            if ((string?)run["status"] == status || DateTime.UtcNow > deadline) return run;
-            await Task.Delay(100);
-        }
-    }
 }
+
