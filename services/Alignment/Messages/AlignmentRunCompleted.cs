@@ -1,3 +1,4 @@
+using MetricAlignment.Alignment.Worker;
 using MetricAlignment.Alignment.Analysis;
 using MetricAlignment.Alignment.Reflection;
 using MetricAlignment.Alignment.StateMachines.AlignmentRun;
@@ -23,9 +24,10 @@ public sealed record AlignmentRunCompleted
     /// <summary>Set when the run had a judge model: the refined prompt checked on held-out rows.</summary>
     public RunVerification? Verification { get; init; }
     /// <summary>
-    /// When the worker entered the Finalizing phase. The saga records the phase from it: the worker sends no report of
-    /// its own for Finalizing. Null from workers of earlier versions, which reported Finalizing separately.
+    /// When the worker entered each phase of the attempt. The saga completes the run's phase history from it: Finalizing
+    /// has no report of its own, and a phase's report can reach the saga after the result (then it is ignored). Null from
+    /// workers of earlier versions, which reported every phase separately.
     /// </summary>
-    public DateTimeOffset? FinalizingAt { get; init; }
+    public IReadOnlyDictionary<RunPhase, DateTimeOffset>? PhasesStartedAt { get; init; }
     public required DateTimeOffset At { get; init; }
 }

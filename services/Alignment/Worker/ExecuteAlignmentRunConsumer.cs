@@ -147,7 +147,6 @@ public sealed class ExecuteAlignmentRunConsumer(
         // time it carries. A report would cost the run one more saga transaction and two broker hops for a phase of moments.
         progress.BeginPhase(RunPhase.Finalizing, message);
         progress.Phase = RunPhase.Finalizing;
-        var finalizingAt = DateTimeOffset.UtcNow;
         await context.Publish(new AlignmentRunCompleted
         {
             RunId = message.RunId, Attempt = message.Attempt, RowsLoaded = analysis.RowsLoaded, Disagreements = analysis.Disagreements,
@@ -155,7 +154,7 @@ public sealed class ExecuteAlignmentRunConsumer(
             GuidelinesText = distilled.GuidelinesText, Guidelines = distilled.Guidelines,
             RefinedSystemPrompt = distilled.RefinedSystemPrompt, RefinedUserPromptTemplate = distilled.RefinedUserPromptTemplate,
             Warnings = analysis.Warnings.Concat(distilled.Warnings).ToList(), TokenUsage = meter.Snapshot(), Verification = verification,
-            FinalizingAt = finalizingAt, At = DateTimeOffset.UtcNow,
+            PhasesStartedAt = progress.PhasesStartedAt, At = DateTimeOffset.UtcNow,
         }, cancellationToken);
     }
 
@@ -242,6 +241,10 @@ public sealed class ExecuteAlignmentRunConsumer(
 
         RunPhase? timedPhase;
         long phaseStarted;
+        readonly Dictionary<RunPhase, DateTimeOffset> phasesStartedAt = [];
+
+        /// <summary>When each phase of the attempt began, for the result (the saga completes the phase history from it).</summary>
+        public IReadOnlyDictionary<RunPhase, DateTimeOffset> PhasesStartedAt => phasesStartedAt;
         System.Diagnostics.Activity? span;
 
         /// <summary>Ends the previous phase's span and timing and starts the next, under the consume span.</summary>
@@ -251,6 +254,7 @@ public sealed class ExecuteAlignmentRunConsumer(
             var name = AlignmentRunStateMachine.PhaseName(phase);
             timedPhase = phase;
             phaseStarted = System.Diagnostics.Stopwatch.GetTimestamp();
+            phasesStartedAt[phase] = DateTimeOffset.UtcNow;
             span = Telemetry.ActivitySource.StartActivity("alignment.phase");
             if (span is null) return;
             span.DisplayName = $"alignment.phase {name}";

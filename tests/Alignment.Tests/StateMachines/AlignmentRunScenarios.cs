@@ -104,7 +104,11 @@ public sealed class When_a_run_completes : AlignmentRunHarness
         await StartAsync();
         var t0 = DateTimeOffset.UtcNow;
         await Send(new AlignmentRunProgressed { RunId = RunId, Attempt = 1, Phase = RunPhase.DistillingGuidelines, RowsLoaded = 10, At = t0 });
-        await Send(Completed() with { FinalizingAt = t0.AddSeconds(1), At = t0.AddSeconds(2) });
+        await Send(Completed() with
+        {
+            PhasesStartedAt = new Dictionary<RunPhase, DateTimeOffset> { [RunPhase.DistillingGuidelines] = t0, [RunPhase.Finalizing] = t0.AddSeconds(1) },
+            At = t0.AddSeconds(2),
+        });
 
         var run = Run();
         run.CurrentState.Should().Be("Aligned");
@@ -117,6 +121,35 @@ public sealed class When_a_run_completes : AlignmentRunHarness
         changes.Select(c => c.Phase).Should().Equal("distilling_guidelines", "finalizing");
         changes[1].PreviousPhase.Should().Be("distilling_guidelines");
         changes[1].RowsLoaded.Should().Be(10);
+    }
+
+    [Fact]
+    public async Task A_result_that_overtook_the_last_phase_report_still_records_every_phase_in_order_and_announces_each_once()
+    {
+        await StartAsync();
+        var t0 = DateTimeOffset.UtcNow;
+        await Send(new AlignmentRunProgressed { RunId = RunId, Attempt = 1, Phase = RunPhase.LoadingAnnotations, RowsLoaded = 10, At = t0 });
+        await Send(new AlignmentRunProgressed { RunId = RunId, Attempt = 1, Phase = RunPhase.BuildingDisagreementTraces, RowsLoaded = 10, At = t0.AddSeconds(1) });
+        // The distilling report is still on its way when the result arrives.
+        await Send(Completed() with
+        {
+            PhasesStartedAt = new Dictionary<RunPhase, DateTimeOffset>
+            {
+                [RunPhase.LoadingAnnotations] = t0, [RunPhase.BuildingDisagreementTraces] = t0.AddSeconds(1),
+                [RunPhase.DistillingGuidelines] = t0.AddSeconds(2), [RunPhase.Finalizing] = t0.AddSeconds(3),
+            },
+        });
+        await Send(new AlignmentRunProgressed { RunId = RunId, Attempt = 1, Phase = RunPhase.DistillingGuidelines, RowsLoaded = 10, At = t0.AddSeconds(2) });
+
+        var run = Run();
+        run.CurrentState.Should().Be("Aligned");
+        run.Phases.Select(p => p.Phase).Should().Equal(
+            RunPhase.LoadingAnnotations, RunPhase.BuildingDisagreementTraces, RunPhase.DistillingGuidelines, RunPhase.Finalizing);
+        run.Phases[2].StartedAt.Should().Be(t0.AddSeconds(2));
+        run.Phases[2].EndedAt.Should().Be(t0.AddSeconds(3));
+        await PublishedOnce<AlignmentRunAligned>();
+        Harness.Published.Select<AlignmentRunPhaseChanged>().Select(m => m.Context.Message.Phase).Should()
+            .Equal("loading_annotations", "building_disagreement_traces", "distilling_guidelines", "finalizing");
     }
 
     [Fact]

@@ -327,12 +327,17 @@ public sealed class AlignmentRunStateMachine : MassTransitStateMachine<Alignment
     }
 
     /// <summary>
-    /// The worker sends no report for Finalizing (its result is the phase's only message): the phase is recorded from the
-    /// time the result carries, with its PhaseChanged event, like any other phase. A result from a worker of an earlier
-    /// version, which reported Finalizing itself, carries no time and finds the phase recorded.
+    /// Completes the attempt's phase history from the phase start times the result carries, in phase order: Finalizing
+    /// has no report of its own, and a report sent just before the result may reach the saga after it (then it is ignored
+    /// in Aligned). Each phase not yet recorded is entered with its PhaseChanged event, or put in place if a later one
+    /// is already there. A result from a worker of an earlier version, which reported every phase, carries no times.
     /// </summary>
-    static Task EnterFinalizing(BehaviorContext<AlignmentRunState, AlignmentRunCompleted> c) =>
-        c.Message.FinalizingAt is { } at ? EnterPhase(c, RunPhase.Finalizing, c.Message.RowsLoaded, at) : Task.CompletedTask;
+    static async Task EnterFinalizing(BehaviorContext<AlignmentRunState, AlignmentRunCompleted> c)
+    {
+        if (c.Message.PhasesStartedAt is not { } started) return;
+        foreach (var (phase, at) in started.OrderBy(p => p.Key))
+            await EnterPhase(c, phase, c.Message.RowsLoaded, at);
+    }
 
     static async Task EnterPhase<T>(BehaviorContext<AlignmentRunState, T> c, RunPhase phase, int rowsLoaded, DateTimeOffset at) where T : class
     {
